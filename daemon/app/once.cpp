@@ -1,0 +1,172 @@
+#include "app/once.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <iomanip>
+#include <sstream>
+
+#include "io/mms_client.hpp"
+#include "version.hpp"
+
+namespace mmsmon {
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+struct Outcome {
+  JobKey key;
+  std::optional<Result<Job, ApiError>> result;
+};
+
+asio::awaitable<void> worker(MmsClient& client, std::vector<Outcome>& outcomes, std::size_t& next) {
+  while (next < outcomes.size()) {
+    auto& o = outcomes[next++];
+    o.result = co_await client.get_job(o.key);
+  }
+}
+
+std::string rfc3339(WallTime t) {
+  auto secs = std::chrono::floor<std::chrono::seconds>(t);
+  return format_acs_date(secs);
+}
+
+json::object job_json(const Job& j) {
+  json::object o;
+  auto put = [&](std::string_view k, const auto& v) {
+    if (v) o[k] = *v;
+  };
+  put("name", j.name);
+  put("source_name", j.source_name);
+  put("type", j.type);
+  if (j.status) o["status"] = j.status == JobStatus::unknown ? j.status_raw : std::string(to_string(*j.status));
+  put("stopped", j.stopped);
+  put("task_num", j.task_num);
+  put("task_done", j.task_done);
+  if (j.task_num && j.task_done && *j.task_num > 0)
+    o["progress_ratio"] = static_cast<double>(*j.task_done) / static_cast<double>(*j.task_num);
+  put("src_db", j.src_db);
+  put("src_schema", j.src_schema);
+  put("dst_project", j.dst_db);
+  put("dst_schema", j.dst_schema);
+  if (j.create_time) o["create_time"] = rfc3339(*j.create_time);
+  if (j.eta_raw) o["eta"] = *j.eta_raw;
+  if (!j.anomalies.empty()) {
+    json::array a;
+    for (const auto& s : j.anomalies) a.emplace_back(s);
+    o["anomalies"] = std::move(a);
+  }
+  return o;
+}
+
+json::object error_json(const ApiError& e) {
+  json::object o;
+  o["reason"] = to_string(e.reason);
+  o["message"] = e.message;
+  if (e.http_status) o["http_status"] = e.http_status;
+  if (!e.code.empty()) o["code"] = e.code;
+  if (!e.request_id.empty()) o["request_id"] = e.request_id;
+  return o;
+}
+
+std::string opt_str(const std::optional<std::string>& s) { return s ? *s : "-"; }
+
+}  // namespace
+
+int run_once(const Config& cfg, Credentials creds, OnceFormat format, std::ostream& out,
+             std::ostream& err) {
+  asio::io_context io;
+  auto ep = parse_endpoint(api_base_url(cfg.api));
+  if (!ep) {
+    err << "mmsmon: " << ep.error() << '\n';
+    return 1;
+  }
+  HttpClientOptions hopt;
+  hopt.timeout = cfg.api.timeout;
+  hopt.ca_file = cfg.api.ca_file;
+  hopt.max_body = cfg.api.max_response_bytes;
+  hopt.max_idle = cfg.api.max_connections;
+  auto http = HttpClient::create(io.get_executor(), *ep, hopt);
+  if (!http) {
+    err << "mmsmon: " << http.error() << '\n';
+    return 1;
+  }
+  MmsClient::Options mopt;
+  mopt.decode.utc_offset = cfg.api.utc_offset;
+  mopt.user_agent = std::string("mmsmon/") + kVersion;
+  MmsClient client(**http, std::move(creds), mopt);
+
+  std::vector<Outcome> outcomes;
+  for (const auto& j : cfg.jobs) outcomes.push_back({j.key, std::nullopt});
+  std::size_t next = 0;
+  std::size_t workers = std::min<std::size_t>(cfg.api.max_connections, outcomes.size());
+  for (std::size_t i = 0; i < workers; ++i)
+    asio::co_spawn(io, worker(client, outcomes, next), [&err](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        err << "mmsmon: internal error: " << ex.what() << '\n';
+      }
+    });
+  io.run();
+
+  int failed = 0;
+  if (format == OnceFormat::json) {
+    json::array arr;
+    for (const auto& o : outcomes) {
+      json::object obj;
+      obj["source_id"] = o.key.source.value;
+      obj["job_id"] = o.key.job.value;
+      bool ok = o.result && o.result->ok();
+      obj["ok"] = ok;
+      if (ok) {
+        for (auto& kv : job_json(o.result->value())) obj[kv.key()] = kv.value();
+      } else {
+        ++failed;
+        obj["error"] = o.result ? error_json(o.result->error())
+                                : json::object{{"reason", "network"}, {"message", "not polled"}};
+      }
+      arr.push_back(std::move(obj));
+    }
+    out << json::serialize(arr) << '\n';
+  } else {
+    out << std::left << std::setw(10) << "SOURCE" << std::setw(8) << "JOB" << std::setw(24)
+        << "NAME" << std::setw(8) << "STATUS" << std::setw(8) << "STOPPED" << std::setw(14)
+        << "DONE/TOTAL" << std::setw(9) << "PROGRESS" << "ERROR\n";
+    for (const auto& o : outcomes) {
+      out << std::left << std::setw(10) << o.key.source.value << std::setw(8) << o.key.job.value;
+      if (o.result && o.result->ok()) {
+        const Job& j = o.result->value();
+        std::string status = j.status ? (j.status == JobStatus::unknown ? j.status_raw
+                                                                        : std::string(to_string(*j.status)))
+                                      : "-";
+        std::string done = (j.task_done ? std::to_string(*j.task_done) : "-") + "/" +
+                           (j.task_num ? std::to_string(*j.task_num) : "-");
+        std::ostringstream pct;
+        if (j.task_num && j.task_done && *j.task_num > 0)
+          pct << std::fixed << std::setprecision(1)
+              << 100.0 * static_cast<double>(*j.task_done) / static_cast<double>(*j.task_num) << '%';
+        else
+          pct << '-';
+        out << std::setw(24) << opt_str(j.name).substr(0, 23) << std::setw(8) << status
+            << std::setw(8) << (j.stopped ? (*j.stopped ? "yes" : "no") : "-") << std::setw(14)
+            << done << std::setw(9) << pct.str();
+        for (std::size_t i = 0; i < j.anomalies.size(); ++i)
+          out << (i ? "; " : "note: ") << j.anomalies[i];
+        out << '\n';
+      } else {
+        ++failed;
+        out << std::setw(24) << "-" << std::setw(8) << "-" << std::setw(8) << "-" << std::setw(14)
+            << "-" << std::setw(9) << "-"
+            << (o.result ? o.result->error().describe() : std::string("not polled")) << '\n';
+      }
+    }
+  }
+  if (failed) err << "mmsmon: " << failed << " of " << outcomes.size() << " polls failed\n";
+  return failed ? 1 : 0;
+}
+
+}  // namespace mmsmon

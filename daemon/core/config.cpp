@@ -1,0 +1,364 @@
+#include "core/config.hpp"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/endpoint.hpp"
+#include "core/json_text.hpp"
+
+namespace mmsmon {
+namespace json = boost::json;
+
+std::string ConfigError::to_string() const {
+  std::ostringstream os;
+  os << file;
+  if (line > 0) os << ':' << line << ':' << column;
+  os << ": ";
+  if (!path.empty()) os << path << ": ";
+  os << message;
+  return os.str();
+}
+
+std::optional<std::string> did_you_mean(std::string_view key,
+                                        const std::vector<std::string_view>& candidates) {
+  auto distance = [](std::string_view a, std::string_view b) {
+    std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+      cur[0] = i;
+      for (std::size_t j = 1; j <= b.size(); ++j) {
+        std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+      }
+      std::swap(prev, cur);
+    }
+    return prev[b.size()];
+  };
+  std::optional<std::string> best;
+  std::size_t best_d = 0;
+  for (auto c : candidates) {
+    std::size_t d = distance(key, c);
+    std::size_t allowed = std::max<std::size_t>(1, std::min(key.size(), c.size()) / 3);
+    if (d <= allowed && (!best || d < best_d)) {
+      best = std::string(c);
+      best_d = d;
+    }
+  }
+  return best;
+}
+
+namespace {
+
+std::string kind_of(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: return "null";
+    case json::kind::bool_: return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64: return "an integer";
+    case json::kind::double_: return "a number";
+    case json::kind::string: return "a string";
+    case json::kind::array: return "an array";
+    case json::kind::object: return "an object";
+  }
+  return "a value";
+}
+
+struct Problem {
+  std::string path;
+  std::string message;
+};
+
+/// Walks the DOM, decoding into plain structs and collecting every problem.
+class Decoder {
+ public:
+  std::vector<Problem> problems;
+
+  void add(std::string path, std::string message) {
+    problems.push_back({std::move(path), std::move(message)});
+  }
+
+  static std::string join(const std::string& base, std::string_view key) {
+    return base.empty() ? std::string(key) : base + "." + std::string(key);
+  }
+
+  /// Checks that `v` is an object whose keys are all in `allowed`; unknown keys are errors.
+  const json::object* object(const json::value& v, const std::string& path,
+                             const std::vector<std::string_view>& allowed,
+                             const std::vector<std::string_view>& later = {}) {
+    const auto* obj = v.if_object();
+    if (!obj) {
+      add(path, "expected an object, got " + kind_of(v));
+      return nullptr;
+    }
+    for (const auto& kv : *obj) {
+      std::string_view k = kv.key();
+      if (std::find(later.begin(), later.end(), k) != later.end()) {
+        add(join(path, k), "not supported yet (planned; remove it for now)");
+        continue;
+      }
+      if (std::find(allowed.begin(), allowed.end(), k) != allowed.end()) continue;
+      std::string msg = "unknown key \"" + std::string(k) + "\"";
+      std::vector<std::string_view> all = allowed;
+      all.insert(all.end(), later.begin(), later.end());
+      if (auto m = did_you_mean(k, all)) msg += "; did you mean \"" + *m + "\"?";
+      add(join(path, k), msg);
+    }
+    return obj;
+  }
+
+  std::optional<std::string> string(const json::value& v, const std::string& path) {
+    if (const auto* s = v.if_string()) {
+      if (s->empty()) {
+        add(path, "must not be empty");
+        return std::nullopt;
+      }
+      return std::string(*s);
+    }
+    add(path, "expected a string, got " + kind_of(v));
+    return std::nullopt;
+  }
+
+  std::optional<Millis> duration(const json::value& v, const std::string& path, Millis min) {
+    auto s = string(v, path);
+    if (!s) return std::nullopt;
+    auto d = parse_duration(*s);
+    if (!d) {
+      add(path, d.error());
+      return std::nullopt;
+    }
+    if (*d < min) {
+      add(path, "must be at least " + format_duration(min) + ", got \"" + *s + "\"");
+      return std::nullopt;
+    }
+    return *d;
+  }
+
+  std::optional<std::int64_t> positive_int(const json::value& v, const std::string& path) {
+    std::optional<std::int64_t> n;
+    if (v.is_int64()) n = v.get_int64();
+    if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
+      n = static_cast<std::int64_t>(v.get_uint64());
+    if (!n) {
+      add(path, "expected a positive integer, got " + kind_of(v));
+      return std::nullopt;
+    }
+    if (*n <= 0) {
+      add(path, "must be a positive integer, got " + std::to_string(*n));
+      return std::nullopt;
+    }
+    return n;
+  }
+
+  std::optional<double> number(const json::value& v, const std::string& path) {
+    if (v.is_double()) return v.get_double();
+    if (v.is_int64()) return static_cast<double>(v.get_int64());
+    if (v.is_uint64()) return static_cast<double>(v.get_uint64());
+    add(path, "expected a number, got " + kind_of(v));
+    return std::nullopt;
+  }
+};
+
+std::optional<std::chrono::minutes> parse_utc_offset(std::string_view s) {
+  if (s == "UTC" || s == "Z") return std::chrono::minutes{0};
+  if (s.size() != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':') return std::nullopt;
+  auto digit = [&](std::size_t i) { return s[i] >= '0' && s[i] <= '9'; };
+  if (!digit(1) || !digit(2) || !digit(4) || !digit(5)) return std::nullopt;
+  int h = (s[1] - '0') * 10 + (s[2] - '0');
+  int m = (s[4] - '0') * 10 + (s[5] - '0');
+  if (h > 14 || m > 59) return std::nullopt;
+  int total = h * 60 + m;
+  return std::chrono::minutes{s[0] == '-' ? -total : total};
+}
+
+void decode_api(Decoder& d, const json::value& v, ApiConfig& api) {
+  const std::string p = "api";
+  const auto* o = d.object(v, p,
+                           {"region", "endpoint", "timeout", "ca_file", "max_response_bytes",
+                            "time_zone", "max_connections"});
+  if (!o) return;
+  if (auto* x = o->if_contains("region")) {
+    if (auto s = d.string(*x, "api.region")) {
+      bool okay = std::all_of(s->begin(), s->end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+      });
+      if (okay)
+        api.region = *s;
+      else
+        d.add("api.region", "\"" + *s + "\" is not a region id like \"cn-hangzhou\"");
+    }
+  }
+  if (auto* x = o->if_contains("endpoint")) {
+    if (auto s = d.string(*x, "api.endpoint")) {
+      auto ep = parse_endpoint(*s);
+      if (ep)
+        api.endpoint = *s;
+      else
+        d.add("api.endpoint", ep.error());
+    }
+  }
+  if (auto* x = o->if_contains("timeout"))
+    if (auto t = d.duration(*x, "api.timeout", 100ms)) api.timeout = *t;
+  if (auto* x = o->if_contains("ca_file"))
+    if (auto s = d.string(*x, "api.ca_file")) api.ca_file = *s;
+  if (auto* x = o->if_contains("max_response_bytes"))
+    if (auto n = d.positive_int(*x, "api.max_response_bytes")) {
+      if (*n < 4096)
+        d.add("api.max_response_bytes", "must be at least 4096");
+      else
+        api.max_response_bytes = static_cast<std::size_t>(*n);
+    }
+  if (auto* x = o->if_contains("time_zone"))
+    if (auto s = d.string(*x, "api.time_zone")) {
+      if (auto off = parse_utc_offset(*s))
+        api.utc_offset = *off;
+      else
+        d.add("api.time_zone", "expected an offset like \"+08:00\" or \"UTC\", got \"" + *s + "\"");
+    }
+  if (auto* x = o->if_contains("max_connections"))
+    if (auto n = d.positive_int(*x, "api.max_connections")) {
+      if (*n > 256)
+        d.add("api.max_connections", "must be at most 256");
+      else
+        api.max_connections = static_cast<std::size_t>(*n);
+    }
+  if (!api.region && !api.endpoint && !o->contains("region") && !o->contains("endpoint"))
+    d.add("api", "set \"region\" (e.g. \"cn-hangzhou\") or \"endpoint\"");
+}
+
+}  // namespace
+
+Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
+                                                      std::string_view file) {
+  auto parsed = parse_relaxed_json(text);
+  if (!parsed) {
+    const auto& e = parsed.error();
+    return Failure{std::vector<ConfigError>{
+        {std::string(file), e.pos.line, e.pos.column, "", "invalid JSON: " + e.message}}};
+  }
+  const json::value& root = parsed.value();
+  Config cfg;
+  Decoder d;
+  const auto* o = d.object(root, "",
+                           {"api", "credentials", "poll", "jobs", "listen", "alerts"},
+                           {"discover", "state_file"});
+  bool has_api = false;
+  if (o) {
+    if (auto* x = o->if_contains("api")) {
+      has_api = true;
+      decode_api(d, *x, cfg.api);
+    }
+    if (auto* x = o->if_contains("credentials")) {
+      if (const auto* c = d.object(*x, "credentials", {"profile", "config_file"})) {
+        if (auto* y = c->if_contains("profile"))
+          if (auto s = d.string(*y, "credentials.profile")) cfg.credentials.profile = *s;
+        if (auto* y = c->if_contains("config_file"))
+          if (auto s = d.string(*y, "credentials.config_file")) cfg.credentials.config_file = *s;
+      }
+    }
+    if (auto* x = o->if_contains("poll")) {
+      if (const auto* c = d.object(*x, "poll", {"interval", "jitter"})) {
+        if (auto* y = c->if_contains("interval"))
+          if (auto t = d.duration(*y, "poll.interval", 1s)) cfg.poll.interval = *t;
+        if (auto* y = c->if_contains("jitter"))
+          if (auto j = d.number(*y, "poll.jitter")) {
+            if (*j < 0 || *j > 1)
+              d.add("poll.jitter", "must be between 0 and 1");
+            else
+              cfg.poll.jitter = *j;
+          }
+      }
+    }
+    if (auto* x = o->if_contains("jobs")) {
+      if (const auto* arr = x->if_array()) {
+        std::set<JobKey> seen;
+        for (std::size_t i = 0; i < arr->size(); ++i) {
+          std::string p = "jobs[" + std::to_string(i) + "]";
+          const auto* j = d.object((*arr)[i], p, {"source_id", "job_id"});
+          if (!j) continue;
+          std::optional<std::int64_t> sid, jid;
+          if (auto* y = j->if_contains("source_id"))
+            sid = d.positive_int(*y, p + ".source_id");
+          else
+            d.add(p, "missing \"source_id\"");
+          if (auto* y = j->if_contains("job_id"))
+            jid = d.positive_int(*y, p + ".job_id");
+          else
+            d.add(p, "missing \"job_id\"");
+          if (sid && jid) {
+            JobKey k{SourceId{*sid}, JobId{*jid}};
+            if (!seen.insert(k).second)
+              d.add(p, "job " + std::to_string(*sid) + "/" + std::to_string(*jid) +
+                           " is listed twice");
+            else
+              cfg.jobs.push_back({k});
+          }
+        }
+      } else {
+        d.add("jobs", "expected an array, got " + kind_of(*x));
+      }
+    }
+    if (auto* x = o->if_contains("listen")) {
+      if (auto s = d.string(*x, "listen")) {
+        auto colon = s->rfind(':');
+        bool okay = colon != std::string::npos && colon > 0 && colon + 1 < s->size();
+        if (okay) {
+          auto port = s->substr(colon + 1);
+          okay = port.size() <= 5 && std::all_of(port.begin(), port.end(), ::isdigit) &&
+                 std::stoi(port) <= 65535;
+        }
+        if (okay)
+          cfg.listen = *s;
+        else
+          d.add("listen", "expected \"host:port\", e.g. \"127.0.0.1:9854\", got \"" + *s + "\"");
+      }
+    }
+    if (auto* x = o->if_contains("alerts")) {
+      if (const auto* c = d.object(*x, "alerts", {"file", "format"},
+                                   {"stall_after", "repeat_interval"})) {
+        if (auto* y = c->if_contains("file"))
+          if (auto s = d.string(*y, "alerts.file")) cfg.alerts.file = *s;
+        if (auto* y = c->if_contains("format"))
+          if (auto s = d.string(*y, "alerts.format")) {
+            if (*s == "json")
+              cfg.alerts.format = AlertsConfig::Format::json;
+            else if (*s == "logfmt")
+              cfg.alerts.format = AlertsConfig::Format::logfmt;
+            else
+              d.add("alerts.format", "expected \"json\" or \"logfmt\", got \"" + *s + "\"");
+          }
+      }
+    }
+    if (!has_api) d.add("", "missing \"api\" (set api.region or api.endpoint)");
+    if (!o->contains("jobs") && !o->contains("discover"))
+      d.add("", "no jobs to watch: set \"jobs\"");
+    else if (o->contains("jobs") && cfg.jobs.empty() && d.problems.empty())
+      d.add("jobs", "is empty: list at least one job");
+  }
+  if (d.problems.empty()) return cfg;
+  JsonLocator loc(text);
+  std::vector<ConfigError> errors;
+  for (auto& pr : d.problems) {
+    auto pos = loc.find(pr.path);
+    errors.push_back({std::string(file), pos.line, pos.column, pr.path, pr.message});
+  }
+  return Failure{std::move(errors)};
+}
+
+Result<Config, std::vector<ConfigError>> load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Failure{std::vector<ConfigError>{{path, 0, 0, "", "cannot read the config file"}}};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+std::string api_base_url(const ApiConfig& api) {
+  if (api.endpoint) return *api.endpoint;
+  return "https://maxcompute." + api.region.value_or("cn-hangzhou") + ".aliyuncs.com";
+}
+
+}  // namespace mmsmon

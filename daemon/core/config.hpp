@@ -1,0 +1,86 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/duration.hpp"
+#include "core/result.hpp"
+#include "core/types.hpp"
+
+namespace mmsmon {
+
+using namespace std::chrono_literals;
+
+/// Where and how to reach the MMS OpenAPI.
+struct ApiConfig {
+  std::optional<std::string> region;    ///< → https://maxcompute.<region>.aliyuncs.com
+  std::optional<std::string> endpoint;  ///< overrides region; scheme://host[:port]
+  Millis timeout = 10s;                 ///< deadline of each network step and of a whole call
+  std::optional<std::string> ca_file;   ///< extra CA bundle (PEM) trusted besides the system's
+  std::size_t max_response_bytes = 8u << 20;  ///< larger bodies are cut off with an error
+  std::chrono::minutes utc_offset = 8h;       ///< zone of `createTime`/`eta` ("+08:00")
+  std::size_t max_connections = 4;            ///< kept-alive connections to the API
+};
+
+/// Where credentials come from (see README: the default chain).
+struct CredentialsConfig {
+  std::optional<std::string> profile;      ///< use only this Aliyun CLI profile
+  std::optional<std::string> config_file;  ///< the Aliyun CLI config file
+};
+
+struct PollConfig {
+  Millis interval = 60s;
+  double jitter = 0.1;  ///< 0..1, fraction of the interval
+};
+
+/// One job to watch.
+struct JobRef {
+  JobKey key;
+};
+
+struct AlertsConfig {
+  enum class Format { json, logfmt };
+  std::string file = "/var/log/mmsmon/alerts.log";
+  Format format = Format::json;
+};
+
+/// The whole configuration, plain data with defaults (house style rule 5).
+struct Config {
+  ApiConfig api;
+  CredentialsConfig credentials;
+  PollConfig poll;
+  std::vector<JobRef> jobs;
+  std::string listen = "127.0.0.1:9854";
+  AlertsConfig alerts;
+};
+
+/// One problem found in a config file.
+struct ConfigError {
+  std::string file;
+  std::size_t line = 0;
+  std::size_t column = 0;
+  std::string path;  ///< key path, e.g. `jobs[1].job_id`; empty for syntax errors
+  std::string message;
+  /// `file:line:column: path: message`
+  std::string to_string() const;
+};
+
+/// Decodes and validates a config text; `file` is only used in error messages.
+/// Every problem is reported, not just the first.
+Result<Config, std::vector<ConfigError>> parse_config(std::string_view text, std::string_view file);
+
+/// Reads and parses a config file; an unreadable file is one error.
+Result<Config, std::vector<ConfigError>> load_config_file(const std::string& path);
+
+/// The HTTPS base URL that `api` designates (`endpoint` if set, else from `region`).
+std::string api_base_url(const ApiConfig& api);
+
+/// The key among `candidates` closest to `key`, if close enough to be a likely typo.
+std::optional<std::string> did_you_mean(std::string_view key,
+                                        const std::vector<std::string_view>& candidates);
+
+}  // namespace mmsmon

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/duration.hpp"
+#include "core/endpoint.hpp"
+#include "core/result.hpp"
+#include "core/signer.hpp"
+
+namespace mmsmon {
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string target;  ///< encoded path and query
+  Params headers;
+  std::string body;
+};
+
+struct HttpResponse {
+  unsigned status = 0;
+  Params headers;  ///< names lower-cased
+  std::string body;
+  /// The first header of that (lower-case) name.
+  std::optional<std::string> header(std::string_view name) const;
+};
+
+/// Why a request got no usable response.
+enum class TransportFailure { timeout, network, tls, too_large, protocol };
+
+struct TransportError {
+  TransportFailure kind = TransportFailure::network;
+  std::string message;
+};
+
+struct HttpClientOptions {
+  Millis timeout{10'000};              ///< deadline of each step: resolve, connect, TLS, write, read
+  std::optional<std::string> ca_file;  ///< PEM bundle trusted in addition to the system store
+  std::size_t max_body = 8u << 20;     ///< a larger response body is an error, never buffered
+  std::size_t max_idle = 4;            ///< kept-alive connections held for reuse
+};
+
+/// An HTTP/1.1 client for one endpoint with a pool of kept-alive connections.
+/// HTTPS verifies the peer against the system CA store (plus `ca_file`), checks the host
+/// name, sends SNI and requires TLS 1.2 or later. Single-threaded: use it from the
+/// executor it was made on.
+class HttpClient {
+ public:
+  /// Fails when the TLS context cannot be set up (e.g. an unreadable `ca_file`).
+  static Result<std::unique_ptr<HttpClient>> create(boost::asio::any_io_executor ex,
+                                                    Endpoint endpoint, HttpClientOptions opt);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  /// Sends one request. A kept-alive connection that turns out closed is retried once on a
+  /// fresh one. Never throws for network conditions.
+  boost::asio::awaitable<Result<HttpResponse, TransportError>> send(HttpRequest req);
+
+  /// Connections opened so far (for tests and metrics).
+  std::uint64_t connections_opened() const;
+  const Endpoint& endpoint() const;
+
+  struct Impl;
+
+ private:
+  explicit HttpClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mmsmon

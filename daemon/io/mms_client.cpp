@@ -1,0 +1,129 @@
+#include "io/mms_client.hpp"
+
+#include <openssl/rand.h>
+
+namespace mmsmon {
+namespace asio = boost::asio;
+using asio::awaitable;
+
+std::string make_nonce() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : b) {
+    s += hex[c >> 4];
+    s += hex[c & 15];
+  }
+  return s;
+}
+
+MmsClient::MmsClient(HttpClient& http, Credentials creds, Options opt, Clock clock)
+    : http_(http), creds_(std::move(creds)), opt_(std::move(opt)), clock_(std::move(clock)) {
+  if (!clock_) clock_ = [] { return std::chrono::system_clock::now(); };
+}
+
+namespace {
+
+FailureReason reason_of(TransportFailure f) {
+  switch (f) {
+    case TransportFailure::timeout: return FailureReason::timeout;
+    case TransportFailure::tls: return FailureReason::tls;
+    case TransportFailure::too_large:
+    case TransportFailure::protocol: return FailureReason::decode;
+    case TransportFailure::network: break;
+  }
+  return FailureReason::network;
+}
+
+std::optional<RateLimit> tighter(const std::optional<RateLimit>& a,
+                                 const std::optional<RateLimit>& b) {
+  if (!a) return b;
+  if (!b) return a;
+  return a->remain.value_or(1) <= b->remain.value_or(1) ? a : b;
+}
+
+}  // namespace
+
+awaitable<Result<std::string, ApiError>> MmsClient::send(const ApiCall& c, CallOutcome& out) {
+  auto started = std::chrono::steady_clock::now();
+  SigningKey key{creds_.access_key_id, creds_.access_key_secret.reveal(),
+                 creds_.security_token.reveal()};
+  auto prepared = prepare_request(c, http_.endpoint().host_header(), key, clock_(), make_nonce(),
+                                  opt_.user_agent);
+  HttpRequest req{prepared.method, std::move(prepared.target), std::move(prepared.headers), {}};
+  auto r = co_await http_.send(std::move(req));
+  out = CallOutcome{c.action, std::nullopt, std::chrono::steady_clock::now() - started, std::nullopt};
+  Result<std::string, ApiError> result = std::string();
+  if (!r) {
+    ApiError e;
+    e.reason = reason_of(r.error().kind);
+    e.message = r.error().message;
+    out.failure = e.reason;
+    result = Failure{std::move(e)};
+  } else {
+    std::optional<RateLimit> user_api, user;
+    if (auto h = r->header("x-ratelimit-user-api")) user_api = parse_rate_limit(*h);
+    if (auto h = r->header("x-ratelimit-user")) user = parse_rate_limit(*h);
+    out.rate_limit = tighter(user_api, user);
+    if (r->status >= 200 && r->status < 300) {
+      result = std::move(r->body);
+    } else {
+      auto e = classify_error_response(r->status, r->body, user_api, user);
+      out.failure = e.reason;
+      result = Failure{std::move(e)};
+    }
+  }
+  co_return result;
+}
+
+template <class T, class Decode>
+awaitable<Result<T, ApiError>> MmsClient::call_and_decode(ApiCall c, Decode decode) {
+  CallOutcome out;
+  auto body = co_await send(c, out);
+  Result<T, ApiError> r = body ? decode(*body) : Result<T, ApiError>(Failure{std::move(body).error()});
+  if (!r) out.failure = r.error().reason;  // a body we cannot use is a failed call too
+  if (observer_) observer_(out);
+  co_return r;
+}
+
+awaitable<Result<Job, ApiError>> MmsClient::get_job(JobKey key) {
+  return call_and_decode<Job>(get_mms_job_call(key), [this, key](std::string_view b) {
+    return decode_get_job(b, key, opt_.decode);
+  });
+}
+
+awaitable<Result<Page<Job>, ApiError>> MmsClient::list_jobs(SourceId source, ListJobsQuery q) {
+  return call_and_decode<Page<Job>>(list_mms_jobs_call(source, q), [this, source](std::string_view b) {
+    return decode_list_jobs(b, source, opt_.decode);
+  });
+}
+
+awaitable<Result<Page<DataSource>, ApiError>> MmsClient::list_data_sources(std::int64_t page_num,
+                                                                           std::int64_t page_size) {
+  return call_and_decode<Page<DataSource>>(
+      list_mms_data_sources_call(page_num, page_size),
+      [this](std::string_view b) { return decode_list_data_sources(b, opt_.decode); });
+}
+
+awaitable<Result<Page<Task>, ApiError>> MmsClient::list_tasks(SourceId source, ListTasksQuery q) {
+  return call_and_decode<Page<Task>>(list_mms_tasks_call(source, q), [this](std::string_view b) {
+    return decode_list_tasks(b, opt_.decode);
+  });
+}
+
+awaitable<Result<std::vector<TaskLog>, ApiError>> MmsClient::list_task_logs(SourceId source,
+                                                                           std::int64_t task_id) {
+  return call_and_decode<std::vector<TaskLog>>(
+      list_mms_task_logs_call(source, task_id),
+      [this](std::string_view b) { return decode_list_task_logs(b, opt_.decode); });
+}
+
+awaitable<Result<std::string, ApiError>> MmsClient::call(ApiCall c) {
+  CallOutcome out;
+  auto r = co_await send(c, out);
+  if (observer_) observer_(out);
+  co_return r;
+}
+
+}  // namespace mmsmon

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "core/api.hpp"
+#include "core/credentials.hpp"
+#include "io/http_client.hpp"
+
+namespace mmsmon {
+
+/// What one finished API call looked like, for metrics and throttling decisions.
+struct CallOutcome {
+  std::string_view action;
+  std::optional<FailureReason> failure;  ///< empty on success
+  std::chrono::duration<double> duration{};
+  std::optional<RateLimit> rate_limit;  ///< the tighter of the x-ratelimit-* headers, if any
+};
+
+/// Typed MMS OpenAPI calls on top of an HttpClient: builds and signs each request, sends
+/// it, classifies failures and decodes bodies. Expected failures are values.
+class MmsClient {
+ public:
+  struct Options {
+    DecodeOptions decode;
+    std::string user_agent = "mmsmon";
+  };
+  using Clock = std::function<WallTime()>;
+  using Observer = std::function<void(const CallOutcome&)>;
+
+  /// `http` must outlive the client.
+  MmsClient(HttpClient& http, Credentials creds, Options opt, Clock clock = {});
+
+  boost::asio::awaitable<Result<Job, ApiError>> get_job(JobKey key);
+  boost::asio::awaitable<Result<Page<Job>, ApiError>> list_jobs(SourceId source,
+                                                                ListJobsQuery q);
+  boost::asio::awaitable<Result<Page<DataSource>, ApiError>> list_data_sources(
+      std::int64_t page_num, std::int64_t page_size);
+  boost::asio::awaitable<Result<Page<Task>, ApiError>> list_tasks(SourceId source,
+                                                                  ListTasksQuery q);
+  boost::asio::awaitable<Result<std::vector<TaskLog>, ApiError>> list_task_logs(
+      SourceId source, std::int64_t task_id);
+
+  /// Sends one signed call and returns the 2xx body, or the classified error.
+  boost::asio::awaitable<Result<std::string, ApiError>> call(ApiCall c);
+
+  void set_observer(Observer o) { observer_ = std::move(o); }
+  void set_credentials(Credentials c) { creds_ = std::move(c); }
+  const Credentials& credentials() const { return creds_; }
+
+ private:
+  boost::asio::awaitable<Result<std::string, ApiError>> send(const ApiCall& c, CallOutcome& out);
+  template <class T, class Decode>
+  boost::asio::awaitable<Result<T, ApiError>> call_and_decode(ApiCall c, Decode decode);
+
+  HttpClient& http_;
+  Credentials creds_;
+  Options opt_;
+  Clock clock_;
+  Observer observer_;
+};
+
+/// A fresh random nonce: 32 hex digits from the OpenSSL CSPRNG.
+std::string make_nonce();
+
+}  // namespace mmsmon

@@ -1,0 +1,98 @@
+// mmsmon: watches MaxCompute Migration Service jobs. See README.md.
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include "app/once.hpp"
+#include "core/config.hpp"
+#include "core/credentials.hpp"
+#include "version.hpp"
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: mmsmon [--config PATH] [--check-config | --once [--format table|json]]\n"
+    "       mmsmon --version\n"
+    "  --config PATH    configuration file (default /etc/mmsmon/mmsmon.json)\n"
+    "  --check-config   validate the configuration and credentials, then exit 0 or 1\n"
+    "  --once           poll every job once, print, exit 1 if any poll failed\n"
+    "  --format F       output of --once: table (default) or json\n";
+
+int usage_error(const std::string& msg) {
+  std::cerr << "mmsmon: " << msg << "\n" << kUsage;
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace mmsmon;
+  std::string config_path = "/etc/mmsmon/mmsmon.json";
+  bool check = false, once = false, format_given = false;
+  OnceFormat format = OnceFormat::table;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    auto value = [&](std::string_view name) -> const char* {
+      if (i + 1 >= argc) return nullptr;
+      (void)name;
+      return argv[++i];
+    };
+    if (a == "--version") {
+      std::cout << "mmsmon " << kVersion << " (" << kRevision << ", " << kCompiler << ")\n";
+      return 0;
+    } else if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (a == "--config") {
+      const char* v = value(a);
+      if (!v) return usage_error("--config needs a path");
+      config_path = v;
+    } else if (a.starts_with("--config=")) {
+      config_path = std::string(a.substr(9));
+    } else if (a == "--check-config") {
+      check = true;
+    } else if (a == "--once") {
+      once = true;
+    } else if (a == "--format" || a.starts_with("--format=")) {
+      std::string f;
+      if (a == "--format") {
+        const char* v = value(a);
+        if (!v) return usage_error("--format needs table or json");
+        f = v;
+      } else {
+        f = std::string(a.substr(9));
+      }
+      if (f == "table")
+        format = OnceFormat::table;
+      else if (f == "json")
+        format = OnceFormat::json;
+      else
+        return usage_error("--format must be table or json, not \"" + f + "\"");
+      format_given = true;
+    } else {
+      return usage_error("unknown argument \"" + std::string(a) + "\"");
+    }
+  }
+  if (check && once) return usage_error("--check-config and --once exclude each other");
+  if (format_given && !once) return usage_error("--format goes with --once");
+
+  auto cfg = load_config_file(config_path);
+  if (!cfg) {
+    for (const auto& e : cfg.error()) std::cerr << e.to_string() << '\n';
+    return 1;
+  }
+  auto creds = resolve_credentials(cfg->credentials, process_env());
+  if (!creds) {
+    std::cerr << config_path << ": credentials: " << creds.error() << '\n';
+    return 1;
+  }
+  if (check) {
+    std::cout << config_path << ": OK (" << cfg->jobs.size() << " jobs, endpoint "
+              << api_base_url(cfg->api) << ", credentials from " << creds->source << ")\n";
+    return 0;
+  }
+  if (once) return run_once(*cfg, std::move(creds).value(), format, std::cout, std::cerr);
+  std::cerr << "mmsmon: the long-running daemon is not built yet; use --once or --check-config\n";
+  return 1;
+}

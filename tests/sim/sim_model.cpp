@@ -1,0 +1,727 @@
+#include "sim_model.hpp"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <cmath>
+
+#include "core/api.hpp"
+#include "core/duration.hpp"
+
+namespace mmsmon::sim {
+namespace json = boost::json;
+
+std::int64_t SimJob::task_done() const {
+  std::int64_t p = processed_tasks();
+  std::int64_t failed = 0;
+  for (const auto& f : failed_tasks)
+    if (f.at < p) ++failed;
+  return p - failed;
+}
+
+namespace {
+
+std::optional<std::int64_t> as_int(const json::value* v) {
+  if (!v) return std::nullopt;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
+  if (v->is_double()) return static_cast<std::int64_t>(v->get_double());
+  return std::nullopt;
+}
+std::optional<double> as_num(const json::value* v) {
+  if (!v) return std::nullopt;
+  if (v->is_double()) return v->get_double();
+  if (auto i = as_int(v)) return static_cast<double>(*i);
+  return std::nullopt;
+}
+std::optional<std::string> as_str(const json::value* v) {
+  if (v && v->is_string()) return std::string(v->get_string());
+  return std::nullopt;
+}
+/// Seconds from a number or a duration string.
+std::optional<double> as_seconds(const json::value* v) {
+  if (auto n = as_num(v)) return *n;
+  if (auto s = as_str(v)) {
+    auto d = parse_duration(*s);
+    if (d) return static_cast<double>(d->count()) / 1000.0;
+  }
+  return std::nullopt;
+}
+
+std::optional<JobKey> key_of(const json::object& o) {
+  auto s = as_int(o.if_contains("source_id"));
+  auto j = as_int(o.if_contains("job_id"));
+  if (!j) j = as_int(o.if_contains("id"));
+  if (!s || !j) return std::nullopt;
+  return JobKey{SourceId{*s}, JobId{*j}};
+}
+
+std::map<std::string, std::string> parse_query(std::string_view q) {
+  std::map<std::string, std::string> out;
+  while (!q.empty()) {
+    auto amp = q.find('&');
+    auto part = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+    if (part.empty()) continue;
+    auto eq = part.find('=');
+    out[percent_decode(part.substr(0, eq))] =
+        eq == std::string_view::npos ? std::string() : percent_decode(part.substr(eq + 1));
+  }
+  return out;
+}
+
+std::string header(const Params& h, std::string_view name) {
+  for (const auto& [k, v] : h)
+    if (k == name) return v;
+  return {};
+}
+
+std::int64_t query_int(const std::map<std::string, std::string>& q, const std::string& k,
+                       std::int64_t dflt) {
+  auto it = q.find(k);
+  if (it == q.end()) return dflt;
+  std::int64_t n = dflt;
+  auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), n);
+  if (ec != std::errc{}) return dflt;
+  return n;
+}
+
+json::object paged(json::array all, std::int64_t page_num, std::int64_t page_size) {
+  if (page_num < 1) page_num = 1;
+  if (page_size < 1) page_size = 10;
+  json::array slice;
+  auto total = static_cast<std::int64_t>(all.size());
+  for (std::int64_t i = (page_num - 1) * page_size; i < total && i < page_num * page_size; ++i)
+    slice.push_back(std::move(all[static_cast<std::size_t>(i)]));
+  return json::object{{"total", total},
+                      {"pageNum", page_num},
+                      {"pageSize", page_size},
+                      {"objectList", std::move(slice)}};
+}
+
+}  // namespace
+
+Result<bool> apply_job_fields(SimJob& j, const json::object& o) {
+  if (auto v = as_str(o.if_contains("name"))) j.name = *v;
+  if (auto v = as_str(o.if_contains("status"))) j.status = *v;
+  if (auto v = as_str(o.if_contains("type"))) j.type = *v;
+  if (auto v = as_str(o.if_contains("src_db"))) j.src_db = *v;
+  if (auto v = as_str(o.if_contains("dst_db"))) j.dst_db = *v;
+  if (auto v = as_int(o.if_contains("task_num"))) j.task_num = *v;
+  if (auto v = as_int(o.if_contains("task_done"))) j.processed = static_cast<double>(*v);
+  if (auto v = as_num(o.if_contains("rate"))) j.rate = *v;
+  if (auto* v = o.if_contains("stopped"); v && v->is_bool()) {
+    j.stopped = v->get_bool();
+    if (!j.stopped) j.stopped_since.reset();
+  }
+  if (auto v = as_int(o.if_contains("fail_at"))) j.fail_at = *v;
+  if (auto v = as_int(o.if_contains("stop_at"))) j.stop_at = *v;
+  if (auto v = as_seconds(o.if_contains("resume_after"))) j.resume_after = *v;
+  if (auto v = as_seconds(o.if_contains("start_after"))) j.start_after = *v;
+  if (auto v = as_str(o.if_contains("create_time"))) j.create_time = *v;
+  if (auto v = as_str(o.if_contains("eta"))) j.eta = *v;
+  if (auto* v = o.if_contains("raw")) j.raw_override = *v;
+  if (auto* v = o.if_contains("failed_tasks")) {
+    if (!v->is_array()) return Failure{std::string("failed_tasks must be an array")};
+    j.failed_tasks.clear();
+    for (const auto& fv : v->get_array()) {
+      if (!fv.is_object()) return Failure{std::string("failed_tasks items must be objects")};
+      const auto& fo = fv.get_object();
+      FailedTask f;
+      f.at = as_int(fo.if_contains("at")).value_or(0);
+      f.table = as_str(fo.if_contains("table")).value_or("table_" + std::to_string(f.at));
+      f.status = as_str(fo.if_contains("status")).value_or("DATA_FAILED");
+      f.msg = as_str(fo.if_contains("msg")).value_or("task failed");
+      j.failed_tasks.push_back(std::move(f));
+    }
+  }
+  return true;
+}
+
+Result<Model> Model::from_scenario(const json::value& sv) {
+  Model m;
+  const auto* s = sv.if_object();
+  if (!s) return Failure{std::string("scenario must be a JSON object")};
+  if (auto v = as_num(s->if_contains("time_scale"))) m.time_scale = *v;
+  if (auto* v = s->if_contains("verify_signatures"); v && v->is_bool())
+    m.verify_signatures = v->get_bool();
+  if (auto* v = s->if_contains("credentials"); v && v->is_array()) {
+    for (const auto& cv : v->get_array()) {
+      if (!cv.is_object()) return Failure{std::string("credentials items must be objects")};
+      const auto& co = cv.get_object();
+      SimCredential c;
+      c.access_key_id = as_str(co.if_contains("access_key_id")).value_or("");
+      c.access_key_secret = as_str(co.if_contains("access_key_secret")).value_or("");
+      c.security_token = as_str(co.if_contains("security_token")).value_or("");
+      if (c.access_key_id.empty() || c.access_key_secret.empty())
+        return Failure{std::string("credentials need access_key_id and access_key_secret")};
+      m.credentials_.push_back(std::move(c));
+    }
+  }
+  if (auto* v = s->if_contains("datasources"); v && v->is_array()) {
+    for (const auto& dv : v->get_array()) {
+      if (!dv.is_object()) return Failure{std::string("datasources items must be objects")};
+      const auto& d = dv.get_object();
+      SimDataSource ds;
+      auto id = as_int(d.if_contains("id"));
+      if (!id) return Failure{std::string("a data source needs an id")};
+      ds.id = *id;
+      ds.name = as_str(d.if_contains("name")).value_or("source_" + std::to_string(*id));
+      ds.type = as_str(d.if_contains("type")).value_or("HIVE");
+      ds.region = as_str(d.if_contains("region")).value_or("cn-hangzhou");
+      if (auto* a = d.if_contains("agent_online"); a && a->is_bool()) ds.agent_online = a->get_bool();
+      m.sources_[ds.id] = ds;
+    }
+  }
+  if (auto* v = s->if_contains("jobs"); v && v->is_array()) {
+    for (const auto& jv : v->get_array()) {
+      if (!jv.is_object()) return Failure{std::string("jobs items must be objects")};
+      const auto& jo = jv.get_object();
+      auto key = key_of(jo);
+      if (!key) return Failure{std::string("a job needs source_id and job_id")};
+      SimJob j;
+      j.source_id = key->source.value;
+      j.id = key->job.value;
+      j.name = "job_" + std::to_string(j.id);
+      auto ok = apply_job_fields(j, jo);
+      if (!ok) return Failure{ok.error()};
+      if (!m.sources_.count(j.source_id)) {
+        SimDataSource ds;
+        ds.id = j.source_id;
+        ds.name = "source_" + std::to_string(j.source_id);
+        m.sources_[j.source_id] = ds;
+      }
+      m.jobs_[*key] = std::move(j);
+    }
+  }
+  // Bulk jobs for benchmarks: {"generate": {"source_id": 1, "count": 10000, "task_num": 1000}}
+  if (auto* v = s->if_contains("generate"); v && v->is_object()) {
+    const auto& g = v->get_object();
+    auto sid = as_int(g.if_contains("source_id")).value_or(1);
+    auto count = as_int(g.if_contains("count")).value_or(0);
+    auto first = as_int(g.if_contains("first_job_id")).value_or(1);
+    for (std::int64_t i = 0; i < count; ++i) {
+      SimJob j;
+      j.source_id = sid;
+      j.id = first + i;
+      j.name = "bulk_" + std::to_string(j.id);
+      auto ok = apply_job_fields(j, g);
+      if (!ok) return Failure{ok.error()};
+      m.jobs_[JobKey{SourceId{sid}, JobId{j.id}}] = std::move(j);
+    }
+    if (!m.sources_.count(sid)) m.sources_[sid] = SimDataSource{sid, "source_" + std::to_string(sid)};
+  }
+  if (auto* v = s->if_contains("rate_limit"); v && v->is_object()) {
+    RateLimitRule r;
+    r.per_second = as_num(v->get_object().if_contains("per_second")).value_or(1);
+    r.burst = as_num(v->get_object().if_contains("burst")).value_or(r.per_second);
+    r.tokens = r.burst;
+    m.rate_limit_ = r;
+  }
+  return m;
+}
+
+void Model::advance(SimJob& j, double now) {
+  double dt = now - j.last_update;
+  j.last_update = now;
+  if (dt <= 0) return;
+  if (j.status == "INIT" && j.start_after && now >= *j.start_after && !j.stopped) j.status = "DOING";
+  if (j.stopped && j.stopped_since && j.resume_after && now - *j.stopped_since >= *j.resume_after) {
+    j.stopped = false;
+    j.stopped_since.reset();
+  }
+  if (j.status != "DOING" || j.stopped) return;
+  double limit = static_cast<double>(j.task_num);
+  if (j.fail_at) limit = std::min(limit, static_cast<double>(*j.fail_at));
+  if (j.stop_at && !j.stop_fired) limit = std::min(limit, static_cast<double>(*j.stop_at));
+  j.processed = std::min(limit, j.processed + j.rate * dt);
+  auto p = j.processed_tasks();
+  if (j.fail_at && p >= *j.fail_at) {
+    j.status = "FAILED";
+  } else if (j.stop_at && !j.stop_fired && p >= *j.stop_at) {
+    j.stop_fired = true;
+    j.stopped = true;
+    j.stopped_since = now;
+  } else if (p >= j.task_num) {
+    bool any_failed = false;
+    for (const auto& f : j.failed_tasks) any_failed |= f.at < j.task_num;
+    j.status = any_failed ? "FAILED" : "DONE";
+  }
+}
+
+json::object Model::job_json(const SimJob& j) const {
+  if (j.raw_override.is_object()) return j.raw_override.get_object();
+  std::string source_name = "source_" + std::to_string(j.source_id);
+  if (auto it = sources_.find(j.source_id); it != sources_.end()) source_name = it->second.name;
+  json::object o{{"id", j.id},
+                 {"name", j.name},
+                 {"sourceId", j.source_id},
+                 {"dbId", j.id + 100},
+                 {"sourceName", source_name},
+                 {"srcDbName", j.src_db},
+                 {"srcSchemaName", "default"},
+                 {"dstDbName", j.dst_db},
+                 {"dstSchemaName", "default"},
+                 {"status", j.status},
+                 {"type", j.type},
+                 {"taskNum", j.task_num},
+                 {"taskDone", j.task_done()},
+                 {"stopped", j.stopped},
+                 {"createTime", j.create_time},
+                 {"config",
+                  {{"partitions", json::array{}},
+                   {"tables", json::array{}},
+                   {"increment", false},
+                   {"enableVerification", true},
+                   {"schemaOnly", false},
+                   {"others", json::object{}}}}};
+  if (!j.eta.empty()) o["eta"] = j.eta;
+  return o;
+}
+
+std::string Model::next_request_id() {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "5137E5A2-0000-4000-8000-%012llu",
+                static_cast<unsigned long long>(++request_seq_));
+  return buf;
+}
+
+SimResponse Model::error(unsigned status, std::string code, std::string message) {
+  SimResponse r;
+  r.status = status;
+  json::object o{{"RequestId", next_request_id()},
+                 {"HostId", "maxcompute.sim.aliyuncs.com"},
+                 {"Code", code},
+                 {"Message", message},
+                 {"Recommend", "https://api.aliyun.com/troubleshoot?q=" + code}};
+  r.body = json::serialize(o);
+  r.headers.emplace_back("content-type", "application/json;charset=utf-8");
+  return r;
+}
+
+std::optional<SimResponse> Model::check_auth(const SimRequest& req, std::string_view action,
+                                             WallTime wall) {
+  auto fail = [&](unsigned st, std::string code, std::string msg) {
+    ++stats.auth_failures;
+    return std::optional<SimResponse>(error(st, std::move(code), std::move(msg)));
+  };
+  std::string auth = header(req.headers, "authorization");
+  ParsedAuthorization pa;
+  if (auth.empty() || !parse_authorization(auth, pa) || pa.algorithm != "ACS3-HMAC-SHA256")
+    return fail(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.");
+  const SimCredential* cred = nullptr;
+  for (const auto& c : credentials_)
+    if (c.access_key_id == pa.credential) cred = &c;
+  if (!cred) return fail(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.");
+  for (std::string_view must : {"host", "x-acs-action", "x-acs-date", "x-acs-signature-nonce",
+                                "x-acs-content-sha256", "x-acs-version"}) {
+    if (std::find(pa.signed_headers.begin(), pa.signed_headers.end(), must) ==
+        pa.signed_headers.end())
+      return fail(400, "IncompleteSignature", "Header " + std::string(must) + " must be signed.");
+  }
+  if (header(req.headers, "x-acs-action") != action)
+    return fail(400, "InvalidAction.NotFound", "x-acs-action does not match the path.");
+  // Clock skew: x-acs-date must be within 15 minutes of the (possibly skewed) server clock.
+  std::string date = header(req.headers, "x-acs-date");
+  auto t = parse_api_time(date.size() == 20 ? std::string_view(date).substr(0, 19) : "", {}, false);
+  double server_now =
+      std::chrono::duration<double>(wall.time_since_epoch()).count() + wall_skew;
+  if (!t || date.back() != 'Z')
+    return fail(400, "InvalidTimeStamp.Format", "x-acs-date must be yyyy-MM-ddTHH:mm:ssZ.");
+  double sent = std::chrono::duration<double>(t->time_since_epoch()).count();
+  if (std::fabs(server_now - sent) > 900)
+    return fail(400, "InvalidTimeStamp.Expired",
+                "Specified time stamp or date value is expired.");
+  if (header(req.headers, "x-acs-content-sha256") != sha256_hex(req.body))
+    return fail(400, "SignatureDoesNotMatch", "x-acs-content-sha256 does not match the body.");
+  // Recompute the signature over exactly the headers the client says it signed.
+  SigningInput in;
+  in.method = req.method;
+  auto qpos = req.target.find('?');
+  in.canonical_uri = req.target.substr(0, qpos);
+  if (qpos != std::string::npos)
+    for (auto& [k, v] : parse_query(std::string_view(req.target).substr(qpos + 1)))
+      in.query.emplace_back(k, v);
+  for (const auto& name : pa.signed_headers) {
+    bool found = false;
+    for (const auto& [k, v] : req.headers)
+      if (k == name) {
+        in.headers.emplace_back(k, v);
+        found = true;
+      }
+    if (!found)
+      return fail(400, "IncompleteSignature", "Signed header " + name + " is missing.");
+  }
+  in.payload_sha256 = header(req.headers, "x-acs-content-sha256");
+  std::string canonical = canonical_request(in);
+  std::string expected = hmac_sha256_hex(cred->access_key_secret, string_to_sign(canonical));
+  if (expected != pa.signature)
+    return fail(400, "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.");
+  if (!cred->security_token.empty() &&
+      header(req.headers, "x-acs-security-token") != cred->security_token)
+    return fail(400, "InvalidSecurityToken.Mismatch", "The security token is invalid.");
+  // Nonce replay, remembered for the 15 minutes a date stays valid (bounded memory).
+  std::string nonce = header(req.headers, "x-acs-signature-nonce");
+  if (nonce.empty()) return fail(400, "IncompleteSignature", "x-acs-signature-nonce is empty.");
+  while (!nonce_order_.empty() &&
+         (nonce_order_.front().first < server_now - 900 || nonce_order_.size() > 2'000'000)) {
+    nonces_.erase(nonce_order_.front().second);
+    nonce_order_.pop_front();
+  }
+  if (!nonces_.emplace(nonce, server_now).second)
+    return fail(400, "SignatureNonceUsed", "Specified signature nonce was used already.");
+  nonce_order_.emplace_back(server_now, nonce);
+  return std::nullopt;
+}
+
+Fault* Model::find_fault(const std::optional<JobKey>& key, std::string_view action) {
+  for (auto& f : faults_) {
+    if (f.job && (!key || *f.job != *key)) continue;
+    if (f.action && *f.action != action) continue;
+    return &f;
+  }
+  return nullptr;
+}
+
+SimResponse Model::handle_api(const SimRequest& req, double elapsed, WallTime wall) {
+  double now = elapsed * time_scale + clock_offset;
+  ++stats.requests;
+  auto qpos = req.target.find('?');
+  std::string path = req.target.substr(0, qpos);
+  auto query = parse_query(qpos == std::string::npos ? std::string_view{}
+                                                     : std::string_view(req.target).substr(qpos + 1));
+  // Route.
+  std::vector<std::string> seg;
+  for (std::size_t s = 1; s <= path.size();) {
+    auto e = path.find('/', s);
+    seg.push_back(percent_decode(path.substr(s, e - s)));
+    if (e == std::string::npos) break;
+    s = e + 1;
+  }
+  auto num = [](const std::string& s) -> std::optional<std::int64_t> {
+    std::int64_t n = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+    return n;
+  };
+  std::string action;
+  std::optional<std::int64_t> sid, sub;
+  bool base = seg.size() >= 4 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "mms" &&
+              seg[3] == "datasources" && req.method == "GET";
+  if (base && seg.size() == 4) action = "ListMmsDataSources";
+  if (base && seg.size() >= 5) sid = num(seg[4]);
+  if (base && sid) {
+    if (seg.size() == 5) action = "GetMmsDataSource";
+    if (seg.size() == 6 && seg[5] == "jobs") action = "ListMmsJobs";
+    if (seg.size() == 6 && seg[5] == "tasks") action = "ListMmsTasks";
+    if (seg.size() >= 7) sub = num(seg[6]);
+    if (sub && seg.size() == 7 && seg[5] == "jobs") action = "GetMmsJob";
+    if (sub && seg.size() == 7 && seg[5] == "tasks") action = "GetMmsTask";
+    if (sub && seg.size() == 8 && seg[5] == "tasks" && seg[7] == "logs") action = "ListMmsTaskLogs";
+  }
+  if (action.empty()) return error(404, "InvalidApi.NotFound", "Specified api is not found.");
+  ++stats.by_action[action];
+
+  if (verify_signatures)
+    if (auto denied = check_auth(req, action, wall)) return *denied;
+
+  if (rate_limit_) {
+    auto& r = *rate_limit_;
+    r.tokens = std::min(r.burst, r.tokens + (elapsed - r.last) * r.per_second);
+    r.last = elapsed;
+    auto ms_left = static_cast<long long>(std::ceil((1.0 - r.tokens) / r.per_second * 1000));
+    if (r.tokens < 1) {
+      ++stats.throttled;
+      auto resp = error(400, "Throttling.User", "Request was denied due to user flow control.");
+      std::string h = "Limit:" + std::to_string(static_cast<long long>(r.per_second)) +
+                      ",Remain:0,TimeLeft:" + std::to_string(ms_left) + ",Reset:" +
+                      std::to_string(static_cast<long long>(
+                          std::chrono::duration_cast<std::chrono::seconds>(wall.time_since_epoch()).count()) + 1);
+      resp.headers.emplace_back("x-ratelimit-user-api", h);
+      return resp;
+    }
+    r.tokens -= 1;
+  }
+
+  std::optional<JobKey> key;
+  if (action == "GetMmsJob") key = JobKey{SourceId{*sid}, JobId{*sub}};
+  SimResponse fault_shape;
+  if (Fault* f = find_fault(key, action)) {
+    fault_shape.delay = f->delay;
+    fault_shape.reset = f->reset;
+    fault_shape.truncated = f->truncated;
+    fault_shape.huge_body = f->huge_body;
+    bool malformed = f->malformed;
+    std::optional<SimResponse> err;
+    if (f->status) err = error(f->status, f->code, f->message.empty() ? f->code : f->message);
+    if (f->remaining && --*f->remaining <= 0) {
+      auto it = std::find_if(faults_.begin(), faults_.end(), [&](const Fault& x) { return &x == f; });
+      faults_.erase(it);
+    }
+    if (err) {
+      err->delay = fault_shape.delay;
+      return *err;
+    }
+    if (malformed) {
+      fault_shape.body = R"({"requestId":"X","data":{"id":)" "\x01" "oops";
+      fault_shape.headers.emplace_back("content-type", "application/json;charset=utf-8");
+      return fault_shape;
+    }
+    if (fault_shape.reset || fault_shape.huge_body) return fault_shape;
+  }
+
+  json::value data;
+  if (action == "GetMmsJob") {
+    auto it = jobs_.find(*key);
+    if (it == jobs_.end())
+      return error(404, "MmsJobNotFound", "The specified migration job does not exist.");
+    advance(it->second, now);
+    data = job_json(it->second);
+  } else if (action == "ListMmsJobs") {
+    if (!sources_.count(*sid))
+      return error(404, "DataSourceNotFound", "The specified data source does not exist.");
+    json::array all;
+    auto want_status = query.count("status") ? query["status"] : "";
+    auto want_name = query.count("name") ? query["name"] : "";
+    auto want_stopped = query.count("stopped") ? query["stopped"] : "";
+    auto lo = jobs_.lower_bound(JobKey{SourceId{*sid}, JobId{INT64_MIN}});
+    for (auto it = lo; it != jobs_.end() && it->first.source.value == *sid; ++it) {
+      advance(it->second, now);
+      const auto& j = it->second;
+      if (!want_status.empty() && j.status != want_status) continue;
+      if (!want_name.empty() && j.name.find(want_name) == std::string::npos) continue;
+      if (!want_stopped.empty() && (want_stopped == "1") != j.stopped) continue;
+      all.push_back(job_json(j));
+    }
+    data = paged(std::move(all), query_int(query, "pageNum", 1), query_int(query, "pageSize", 10));
+  } else if (action == "ListMmsDataSources" || action == "GetMmsDataSource") {
+    json::array all;
+    for (const auto& [id, ds] : sources_) {
+      if (action == "GetMmsDataSource" && id != *sid) continue;
+      std::int64_t failed = 0, done = 0, doing = 0;
+      for (auto it = jobs_.lower_bound(JobKey{SourceId{id}, JobId{INT64_MIN}});
+           it != jobs_.end() && it->first.source.value == id; ++it) {
+        for (const auto& f : it->second.failed_tasks) failed += f.at < it->second.processed_tasks();
+        done += it->second.task_done();
+        doing += it->second.status == "DOING" && !it->second.stopped;
+      }
+      all.push_back(json::object{{"id", id},
+                                 {"name", ds.name},
+                                 {"region", ds.region},
+                                 {"type", ds.type},
+                                 {"status", ds.status},
+                                 {"agentIsOnline", ds.agent_online},
+                                 {"errMsg", ""},
+                                 {"tablesDoneNum", done},
+                                 {"tablesFailedNum", failed},
+                                 {"tablesDoingNum", doing}});
+    }
+    if (action == "GetMmsDataSource") {
+      if (all.empty()) return error(404, "DataSourceNotFound", "The specified data source does not exist.");
+      data = all[0];
+    } else {
+      data = paged(std::move(all), query_int(query, "pageNum", 1), query_int(query, "pageSize", 10));
+    }
+  } else {  // tasks
+    json::array all;
+    auto want_job = query_int(query, "jobId", -1);
+    auto want_status = query.count("status") ? query["status"] : "";
+    auto lo = jobs_.lower_bound(JobKey{SourceId{*sid}, JobId{INT64_MIN}});
+    for (auto it = lo; it != jobs_.end() && it->first.source.value == *sid; ++it) {
+      if (want_job >= 0 && it->second.id != want_job) continue;
+      advance(it->second, now);
+      const auto& j = it->second;
+      auto p = j.processed_tasks();
+      std::int64_t limit = std::min<std::int64_t>(j.task_num, 100000);
+      for (std::int64_t i = 0; i < limit; ++i) {
+        std::int64_t tid = j.id * 1'000'000 + i + 1;
+        if (action != "ListMmsTasks" && tid != *sub) continue;
+        std::string status = i < p ? "DONE" : (i == p && j.status == "DOING" && !j.stopped ? "DATA_DOING" : "INIT");
+        std::string table = "table_" + std::to_string(i);
+        const FailedTask* ft = nullptr;
+        for (const auto& f : j.failed_tasks)
+          if (f.at == i && i < p) ft = &f;
+        if (ft) {
+          status = ft->status;
+          table = ft->table;
+        }
+        if (!want_status.empty() && status != want_status) continue;
+        if (action == "ListMmsTaskLogs") {
+          json::array logs{json::object{{"id", tid * 10 + 1}, {"taskId", tid}, {"status", "INIT"},
+                                        {"action", "create"}, {"msg", "task created"},
+                                        {"createTime", j.create_time}}};
+          if (ft)
+            logs.push_back(json::object{{"id", tid * 10 + 2}, {"taskId", tid}, {"status", ft->status},
+                                        {"action", "run"}, {"msg", ft->msg},
+                                        {"createTime", j.create_time}});
+          all = std::move(logs);
+          break;
+        }
+        all.push_back(json::object{{"id", tid},
+                                   {"jobId", j.id},
+                                   {"jobName", j.name},
+                                   {"sourceId", j.source_id},
+                                   {"srcDbName", j.src_db},
+                                   {"srcTableName", table},
+                                   {"dstDbName", j.dst_db},
+                                   {"dstTableName", table},
+                                   {"status", status},
+                                   {"stopped", j.stopped},
+                                   {"running", status.ends_with("_DOING")},
+                                   {"retriedTimes", 0},
+                                   {"createTime", j.create_time}});
+      }
+    }
+    if (action == "ListMmsTasks")
+      data = paged(std::move(all), query_int(query, "pageNum", 1), query_int(query, "pageSize", 10));
+    else if (action == "ListMmsTaskLogs")
+      data = std::move(all);
+    else if (all.empty())
+      return error(404, "TaskNotFound", "The specified task does not exist.");
+    else
+      data = all[0];
+  }
+  SimResponse r = fault_shape;
+  r.status = 200;
+  json::object env{{"requestId", next_request_id()}, {"data", std::move(data)}};
+  r.body = json::serialize(env);
+  r.headers.emplace_back("content-type", "application/json;charset=utf-8");
+  return r;
+}
+
+SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
+  auto ok = [](json::value v) {
+    SimResponse r;
+    r.body = json::serialize(v);
+    r.headers.emplace_back("content-type", "application/json");
+    return r;
+  };
+  auto bad = [](std::string msg) {
+    SimResponse r;
+    r.status = 400;
+    r.body = json::serialize(json::object{{"error", msg}});
+    r.headers.emplace_back("content-type", "application/json");
+    return r;
+  };
+  std::string path = req.target.substr(0, req.target.find('?'));
+  json::value body;
+  if (!req.body.empty()) {
+    boost::system::error_code ec;
+    body = json::parse(req.body, ec);
+    if (ec) return bad("invalid JSON: " + ec.message());
+  }
+  const json::object empty;
+  const json::object& b = body.is_object() ? body.get_object() : empty;
+  double now = elapsed * time_scale + clock_offset;
+
+  if (path == "/admin/stats" && req.method == "GET") {
+    json::object by;
+    for (const auto& [k, v] : stats.by_action) by[k] = v;
+    return ok(json::object{{"requests", stats.requests},
+                           {"connections", stats.connections},
+                           {"auth_failures", stats.auth_failures},
+                           {"throttled", stats.throttled},
+                           {"by_action", std::move(by)},
+                           {"sim_time", now}});
+  }
+  if (path == "/admin/stats/reset" && req.method == "POST") {
+    stats = Stats{};
+    return ok(json::object{{"ok", true}});
+  }
+  if (path == "/admin/faults" && req.method == "DELETE") {
+    faults_.clear();
+    rate_limit_.reset();
+    return ok(json::object{{"ok", true}});
+  }
+  if (path == "/admin/faults" && req.method == "POST") {
+    if (auto* rl = b.if_contains("rate_limit"); rl && rl->is_object()) {
+      RateLimitRule r;
+      r.per_second = as_num(rl->get_object().if_contains("per_second")).value_or(1);
+      r.burst = as_num(rl->get_object().if_contains("burst")).value_or(r.per_second);
+      r.tokens = r.burst;
+      r.last = elapsed;
+      if (r.per_second <= 0) return bad("rate_limit.per_second must be positive");
+      rate_limit_ = r;
+      return ok(json::object{{"ok", true}});
+    }
+    Fault f;
+    if (auto* j = b.if_contains("job"); j && j->is_object()) {
+      f.job = key_of(j->get_object());
+      if (!f.job) return bad("job needs source_id and job_id");
+    }
+    if (auto a = as_str(b.if_contains("action"))) f.action = *a;
+    if (auto* e = b.if_contains("error"); e && e->is_object()) {
+      const auto& eo = e->get_object();
+      f.status = static_cast<unsigned>(as_int(eo.if_contains("status")).value_or(500));
+      f.code = as_str(eo.if_contains("code")).value_or("InternalError");
+      f.message = as_str(eo.if_contains("message")).value_or("");
+    }
+    f.delay = as_seconds(b.if_contains("delay")).value_or(0);
+    f.malformed = b.contains("malformed") && b.at("malformed").is_bool() && b.at("malformed").get_bool();
+    f.truncated = b.contains("truncated") && b.at("truncated").is_bool() && b.at("truncated").get_bool();
+    f.reset = b.contains("reset") && b.at("reset").is_bool() && b.at("reset").get_bool();
+    f.huge_body = static_cast<std::uint64_t>(as_int(b.if_contains("huge_body")).value_or(0));
+    if (auto c = as_int(b.if_contains("count"))) f.remaining = *c;
+    faults_.push_back(std::move(f));
+    return ok(json::object{{"ok", true}, {"faults", faults_.size()}});
+  }
+  if (path == "/admin/jobs" && req.method == "POST") {
+    auto key = key_of(b);
+    if (!key) return bad("need source_id and job_id");
+    if (b.contains("exists") && b.at("exists").is_bool() && !b.at("exists").get_bool()) {
+      jobs_.erase(*key);
+      return ok(json::object{{"ok", true}});
+    }
+    auto [it, inserted] = jobs_.try_emplace(*key);
+    auto& j = it->second;
+    if (inserted) {
+      j.source_id = key->source.value;
+      j.id = key->job.value;
+      j.name = "job_" + std::to_string(j.id);
+      j.last_update = now;
+      if (!sources_.count(j.source_id))
+        sources_[j.source_id] = SimDataSource{j.source_id, "source_" + std::to_string(j.source_id)};
+    } else {
+      advance(j, now);
+    }
+    auto r = apply_job_fields(j, b);
+    if (!r) return bad(r.error());
+    return ok(json::object{{"ok", true}, {"job", job_json(j)}});
+  }
+  if (path == "/admin/datasources" && req.method == "POST") {
+    auto id = as_int(b.if_contains("id"));
+    if (!id) return bad("need id");
+    auto& ds = sources_[*id];
+    ds.id = *id;
+    if (auto n = as_str(b.if_contains("name"))) ds.name = *n;
+    if (auto* a = b.if_contains("agent_online"); a && a->is_bool()) ds.agent_online = a->get_bool();
+    return ok(json::object{{"ok", true}});
+  }
+  if (path == "/admin/credentials" && req.method == "POST") {
+    auto* list = b.if_contains("credentials");
+    if (!list || !list->is_array()) return bad("need credentials array");
+    std::vector<SimCredential> creds;
+    for (const auto& cv : list->get_array()) {
+      if (!cv.is_object()) return bad("credentials items must be objects");
+      const auto& co = cv.get_object();
+      creds.push_back({as_str(co.if_contains("access_key_id")).value_or(""),
+                       as_str(co.if_contains("access_key_secret")).value_or(""),
+                       as_str(co.if_contains("security_token")).value_or("")});
+    }
+    credentials_ = std::move(creds);
+    return ok(json::object{{"ok", true}});
+  }
+  if (path == "/admin/settings" && req.method == "POST") {
+    if (auto* v = b.if_contains("verify_signatures"); v && v->is_bool()) verify_signatures = v->get_bool();
+    if (auto v = as_num(b.if_contains("wall_skew"))) wall_skew = *v;
+    if (auto v = as_num(b.if_contains("time_scale"))) {
+      clock_offset = now - elapsed * *v;  // keep simulated time continuous
+      time_scale = *v;
+    }
+    if (auto v = as_seconds(b.if_contains("advance"))) clock_offset += *v;
+    return ok(json::object{{"ok", true}, {"sim_time", elapsed * time_scale + clock_offset}});
+  }
+  return bad("unknown admin request " + req.method + " " + path);
+}
+
+}  // namespace mmsmon::sim

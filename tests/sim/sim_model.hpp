@@ -1,0 +1,166 @@
+#pragma once
+
+// The MMS simulator's model: jobs that progress over simulated time, data sources, tasks and
+// their logs, credentials, faults and counters. Pure: the server feeds it requests and the
+// time; it answers with what to send (and which fault to act out).
+
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/signer.hpp"
+#include "core/types.hpp"
+
+namespace mmsmon::sim {
+
+using Clock = std::chrono::steady_clock;
+using Seconds = std::chrono::duration<double>;
+
+struct SimCredential {
+  std::string access_key_id;
+  std::string access_key_secret;
+  std::string security_token;  ///< when set, requests must carry it
+};
+
+struct FailedTask {
+  std::int64_t at = 0;  ///< the task index that fails (it fails once processing reaches it)
+  std::string table;
+  std::string status = "DATA_FAILED";
+  std::string msg = "task failed";
+};
+
+struct SimJob {
+  std::int64_t source_id = 0;
+  std::int64_t id = 0;
+  std::string name;
+  std::string status = "DOING";  ///< may be any text (to test unknown statuses)
+  std::string type = "Tables";
+  std::string src_db = "default";
+  std::string dst_db = "mms_target";
+  std::int64_t task_num = 100;
+  double processed = 0;  ///< tasks processed, failed ones included
+  double rate = 0;       ///< tasks per simulated second while DOING and not stopped
+  bool stopped = false;
+  std::optional<std::int64_t> fail_at;  ///< the job fails when processing reaches this
+  std::optional<std::int64_t> stop_at;  ///< a user stops the job when processing reaches this
+  std::optional<double> resume_after;   ///< seconds after such a stop the user resumes it
+  std::optional<double> start_after;    ///< INIT → DOING after this many seconds
+  std::vector<FailedTask> failed_tasks;
+  std::string create_time = "2026-11-20 10:00:00";
+  std::string eta;
+  /// Replaces the computed `data` object as is (malformed-field tests); null = computed.
+  boost::json::value raw_override;
+  // progression bookkeeping
+  double last_update = 0;  ///< simulated seconds
+  std::optional<double> stopped_since;
+  bool stop_fired = false;
+
+  std::int64_t processed_tasks() const { return static_cast<std::int64_t>(processed); }
+  std::int64_t task_done() const;
+};
+
+struct SimDataSource {
+  std::int64_t id = 0;
+  std::string name;
+  std::string type = "HIVE";
+  std::string region = "cn-hangzhou";
+  std::string status = "DONE";
+  bool agent_online = true;
+};
+
+/// A fault to act out, globally or for one job.
+struct Fault {
+  std::optional<JobKey> job;  ///< empty: every API request
+  std::optional<std::string> action;  ///< only requests of this action
+  unsigned status = 0;        ///< with `code`: an Alibaba-style error response
+  std::string code;
+  std::string message;
+  double delay = 0;  ///< seconds before answering
+  bool malformed = false;
+  bool truncated = false;
+  bool reset = false;
+  std::uint64_t huge_body = 0;  ///< stream a body this large
+  std::optional<std::int64_t> remaining;  ///< apply to this many requests, then vanish
+};
+
+/// A token bucket shared by all API requests, announced with x-ratelimit-* headers.
+struct RateLimitRule {
+  double per_second = 0;
+  double burst = 1;
+  double tokens = 1;
+  double last = 0;
+};
+
+/// One API request as the server saw it.
+struct SimRequest {
+  std::string method;
+  std::string target;  ///< as on the wire
+  Params headers;      ///< names lower-cased
+  std::string body;
+};
+
+/// What to send back, and how.
+struct SimResponse {
+  unsigned status = 200;
+  Params headers;
+  std::string body;
+  double delay = 0;
+  bool reset = false;
+  bool truncated = false;
+  std::uint64_t huge_body = 0;
+};
+
+struct Stats {
+  std::uint64_t requests = 0;  ///< API requests (admin excluded)
+  std::uint64_t connections = 0;
+  std::uint64_t auth_failures = 0;
+  std::uint64_t throttled = 0;
+  std::map<std::string, std::uint64_t> by_action;
+};
+
+class Model {
+ public:
+  /// Loads a scenario (see tests/sim/README.md); errors name the problem.
+  static Result<Model> from_scenario(const boost::json::value& scenario);
+
+  /// Answers one API request at simulated time `now` (seconds) and wall time `wall`.
+  SimResponse handle_api(const SimRequest& req, double now, WallTime wall);
+  /// Answers one admin request (`/admin/...`).
+  SimResponse handle_admin(const SimRequest& req, double now);
+
+  bool verify_signatures = true;
+  double time_scale = 1.0;      ///< simulated seconds per real second
+  double clock_offset = 0;      ///< added to simulated time (admin "advance")
+  double wall_skew = 0;         ///< seconds added to the wall clock used for x-acs-date checks
+  Stats stats;
+
+ private:
+  std::optional<SimResponse> check_auth(const SimRequest& req, std::string_view action,
+                                        WallTime wall);
+  void advance(SimJob& j, double now);
+  boost::json::object job_json(const SimJob& j) const;
+  Fault* find_fault(const std::optional<JobKey>& key, std::string_view action);
+  SimResponse error(unsigned status, std::string code, std::string message);
+  std::string next_request_id();
+
+  std::map<JobKey, SimJob> jobs_;
+  std::map<std::int64_t, SimDataSource> sources_;
+  std::vector<SimCredential> credentials_;
+  std::deque<Fault> faults_;
+  std::optional<RateLimitRule> rate_limit_;
+  std::unordered_map<std::string, double> nonces_;  ///< nonce → wall seconds when seen
+  std::deque<std::pair<double, std::string>> nonce_order_;
+  std::uint64_t request_seq_ = 0;
+};
+
+/// Parses a job object of a scenario or of an admin update onto `j`.
+Result<bool> apply_job_fields(SimJob& j, const boost::json::object& o);
+
+}  // namespace mmsmon::sim

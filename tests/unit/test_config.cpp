@@ -1,0 +1,182 @@
+#include <doctest/doctest.h>
+
+#include "core/config.hpp"
+
+using namespace mmsmon;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<ConfigError> errors_of(std::string_view text) {
+  auto r = parse_config(text, "test.json");
+  REQUIRE_FALSE(r.ok());
+  return r.error();
+}
+
+ConfigError only_error(std::string_view text) {
+  auto e = errors_of(text);
+  REQUIRE(e.size() == 1);
+  return e[0];
+}
+
+}  // namespace
+
+TEST_CASE("a full config with comments and trailing commas decodes with defaults") {
+  auto r = parse_config(R"({
+    // where the API is
+    "api": { "region": "cn-shanghai", "timeout": "5s", },
+    /* two jobs */
+    "jobs": [ { "source_id": 2000015, "job_id": 10 }, { "source_id": 2000015, "job_id": 11 }, ],
+  })",
+                        "c.json");
+  REQUIRE(r.ok());
+  CHECK(r->api.region == "cn-shanghai");
+  CHECK(r->api.timeout == 5s);
+  CHECK(r->jobs.size() == 2);
+  CHECK(r->jobs[1].key == JobKey{SourceId{2000015}, JobId{11}});
+  CHECK(r->poll.interval == 60s);
+  CHECK(r->poll.jitter == doctest::Approx(0.1));
+  CHECK(r->listen == "127.0.0.1:9854");
+  CHECK(r->alerts.file == "/var/log/mmsmon/alerts.log");
+  CHECK(r->api.utc_offset == 8h);
+  CHECK(api_base_url(r->api) == "https://maxcompute.cn-shanghai.aliyuncs.com");
+}
+
+TEST_CASE("endpoint overrides region") {
+  auto r = parse_config(R"({"api": {"region": "cn-hangzhou", "endpoint": "http://127.0.0.1:8080"},
+                            "jobs": [{"source_id": 1, "job_id": 2}]})",
+                        "c.json");
+  REQUIRE(r.ok());
+  CHECK(api_base_url(r->api) == "http://127.0.0.1:8080");
+}
+
+TEST_CASE("syntax error: file, line and column") {
+  auto e = only_error("{\n  \"api\": {\"region\": \"cn-hangzhou\"}\n  \"jobs\": []\n}");
+  CHECK(e.file == "test.json");
+  CHECK(e.line == 3);
+  CHECK(e.column == 3);
+  CHECK(e.to_string().starts_with("test.json:3:3: invalid JSON"));
+}
+
+TEST_CASE("unknown key: rejected with did you mean") {
+  auto e = only_error(R"({"api": {"region": "cn-hangzhou", "timout": "5s"},
+  "jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(e.path == "api.timout");
+  CHECK(e.line == 1);
+  CHECK(e.column == 35);
+  CHECK(e.message.find("did you mean \"timeout\"") != std::string::npos);
+}
+
+TEST_CASE("unknown key far from any: no suggestion") {
+  auto e = only_error(R"({"api": {"region": "x"}, "jobs": [{"source_id": 1, "job_id": 2}], "zzzzzz": 1})");
+  CHECK(e.path == "zzzzzz");
+  CHECK(e.message.find("did you mean") == std::string::npos);
+}
+
+TEST_CASE("wrong type names the key path and position") {
+  auto e = only_error("{\"api\": {\"region\": \"x\"},\n \"jobs\": [{\"source_id\": \"2000015\", \"job_id\": 2}]}");
+  CHECK(e.path == "jobs[0].source_id");
+  CHECK(e.line == 2);
+  CHECK(e.column == 12);
+  CHECK(e.message == "expected a positive integer, got a string");
+}
+
+TEST_CASE("bad duration") {
+  auto e = only_error(R"({"api": {"region": "x", "timeout": "10"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(e.path == "api.timeout");
+  CHECK(e.message.find("unit") != std::string::npos);
+}
+
+TEST_CASE("duration below the minimum") {
+  auto e = only_error(R"({"api": {"region": "x"}, "poll": {"interval": "10ms"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(e.path == "poll.interval");
+  CHECK(e.message.find("at least 1s") != std::string::npos);
+}
+
+TEST_CASE("missing api") {
+  auto e = only_error(R"({"jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(e.message.find("missing \"api\"") != std::string::npos);
+}
+
+TEST_CASE("api without region or endpoint") {
+  auto e = only_error(R"({"api": {"timeout": "5s"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(e.path == "api");
+}
+
+TEST_CASE("no jobs at all") {
+  auto e = only_error(R"({"api": {"region": "x"}})");
+  CHECK(e.message.find("no jobs") != std::string::npos);
+}
+
+TEST_CASE("missing job_id") {
+  auto e = only_error(R"({"api": {"region": "x"}, "jobs": [{"source_id": 1}]})");
+  CHECK(e.path == "jobs[0]");
+  CHECK(e.message == "missing \"job_id\"");
+}
+
+TEST_CASE("non-positive id") {
+  auto e = only_error(R"({"api": {"region": "x"}, "jobs": [{"source_id": 1, "job_id": -3}]})");
+  CHECK(e.path == "jobs[0].job_id");
+  CHECK(e.message.find("-3") != std::string::npos);
+}
+
+TEST_CASE("duplicate job") {
+  auto e = only_error(R"({"api": {"region": "x"}, "jobs": [{"source_id": 1, "job_id": 2}, {"source_id": 1, "job_id": 2}]})");
+  CHECK(e.path == "jobs[1]");
+  CHECK(e.message.find("twice") != std::string::npos);
+}
+
+TEST_CASE("jitter out of range") {
+  auto e = only_error(R"({"api": {"region": "x"}, "poll": {"jitter": 1.5}, "jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(e.path == "poll.jitter");
+}
+
+TEST_CASE("keys of later issues are rejected, not ignored") {
+  auto e = errors_of(R"({"api": {"region": "x"}, "jobs": [{"source_id": 1, "job_id": 2}],
+    "discover": [{"source_id": 1}], "alerts": {"stall_after": "30m"}, "state_file": "/tmp/s"})");
+  REQUIRE(e.size() == 3);
+  for (const auto& x : e) CHECK(x.message.find("not supported yet") != std::string::npos);
+}
+
+TEST_CASE("bad endpoint") {
+  auto e = only_error(R"({"api": {"endpoint": "ftp://x"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(e.path == "api.endpoint");
+  CHECK(e.message.find("https://") != std::string::npos);
+}
+
+TEST_CASE("bad listen address") {
+  auto e = only_error(R"({"api": {"region": "x"}, "listen": "9854", "jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(e.path == "listen");
+}
+
+TEST_CASE("bad alert format") {
+  auto e = only_error(R"({"api": {"region": "x"}, "alerts": {"format": "xml"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(e.path == "alerts.format");
+}
+
+TEST_CASE("bad time zone") {
+  auto e = only_error(R"({"api": {"region": "x", "time_zone": "Asia/Shanghai"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(e.path == "api.time_zone");
+}
+
+TEST_CASE("every problem is reported at once") {
+  auto e = errors_of(R"({"api": {"region": "x", "timeout": "abc"}, "poll": {"jitter": -1},
+                         "jobs": [{"source_id": 0, "job_id": 2}], "listn": "x"})");
+  CHECK(e.size() == 4);
+}
+
+TEST_CASE("root that is not an object") {
+  auto e = only_error("[1, 2]");
+  CHECK(e.message.find("expected an object") != std::string::npos);
+}
+
+TEST_CASE("unreadable file") {
+  auto r = load_config_file("/nonexistent/mmsmon.json");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error()[0].to_string() == "/nonexistent/mmsmon.json: cannot read the config file");
+}
+
+TEST_CASE("did you mean") {
+  CHECK(did_you_mean("intervall", {"interval", "jitter"}) == std::optional<std::string>("interval"));
+  CHECK_FALSE(did_you_mean("qqq", {"interval", "jitter"}));
+}
