@@ -52,7 +52,8 @@ TransportError classify(const boost::system::error_code& ec, std::string_view st
     e.kind = TransportFailure::tls;
   } else if (ec == http::error::body_limit) {
     e.kind = TransportFailure::too_large;
-  } else if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+  } else if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+             ec == asio::error::eof ||
              ec.category() != http::make_error_code(http::error::end_of_stream).category()) {
     e.kind = TransportFailure::network;
   } else {
@@ -196,8 +197,12 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::send(HttpRequest req
       c = std::move(made).value();
     }
     bool got_bytes = false;
-    auto r = c->tls ? co_await d.exchange(*c, *c->tls, req, got_bytes)
-                    : co_await d.exchange(*c, c->plain, req, got_bytes);
+    // (No co_await inside ?: — GCC 12 miscompiles that.)
+    Result<HttpResponse, TransportError> r = Failure{TransportError{}};
+    if (c->tls)
+      r = co_await d.exchange(*c, *c->tls, req, got_bytes);
+    else
+      r = co_await d.exchange(*c, c->plain, req, got_bytes);
     if (r) {
       bool close = r->header(":close").has_value();
       if (close) {

@@ -14,7 +14,7 @@ namespace mmsmon {
 
 /// What one finished API call looked like, for metrics and throttling decisions.
 struct CallOutcome {
-  std::string_view action;
+  std::string action;
   std::optional<FailureReason> failure;  ///< empty on success
   std::chrono::duration<double> duration{};
   std::optional<RateLimit> rate_limit;  ///< the tighter of the x-ratelimit-* headers, if any
