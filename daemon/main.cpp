@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
 
   auto cfg = load_config_file(config_path);
   if (!cfg) {
-    for (const auto& e : cfg.error()) std::cerr << e.to_string() << '\n';
+    for (const auto& e : cfg.error())
+      std::cerr << e.to_string() << '\n';
     return 1;
   }
   auto creds = resolve_credentials(cfg->credentials, process_env());

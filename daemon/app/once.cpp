@@ -41,7 +41,8 @@ json::object job_json(const Job& j) {
   put("name", j.name);
   put("source_name", j.source_name);
   put("type", j.type);
-  if (j.status) o["status"] = j.status == JobStatus::unknown ? j.status_raw : std::string(to_string(*j.status));
+  if (j.status)
+    o["status"] = j.status == JobStatus::unknown ? j.status_raw : std::string(to_string(*j.status));
   put("stopped", j.stopped);
   put("task_num", j.task_num);
   put("task_done", j.task_done);
@@ -55,7 +56,8 @@ json::object job_json(const Job& j) {
   if (j.eta_raw) o["eta"] = *j.eta_raw;
   if (!j.anomalies.empty()) {
     json::array a;
-    for (const auto& s : j.anomalies) a.emplace_back(s);
+    for (const auto& s : j.anomalies)
+      a.emplace_back(s);
     o["anomalies"] = std::move(a);
   }
   return o;
@@ -71,7 +73,9 @@ json::object error_json(const ApiError& e) {
   return o;
 }
 
-std::string opt_str(const std::optional<std::string>& s) { return s ? *s : "-"; }
+std::string opt_str(const std::optional<std::string>& s) {
+  return s ? *s : "-";
+}
 
 }  // namespace
 
@@ -99,7 +103,8 @@ int run_once(const Config& cfg, Credentials creds, OnceFormat format, std::ostre
   MmsClient client(**http, std::move(creds), mopt);
 
   std::vector<Outcome> outcomes;
-  for (const auto& j : cfg.jobs) outcomes.push_back({j.key, std::nullopt});
+  for (const auto& j : cfg.jobs)
+    outcomes.push_back({j.key, std::nullopt});
   std::size_t next = 0;
   std::size_t workers = std::min<std::size_t>(cfg.api.max_connections, outcomes.size());
   for (std::size_t i = 0; i < workers; ++i)
@@ -123,7 +128,8 @@ int run_once(const Config& cfg, Credentials creds, OnceFormat format, std::ostre
       bool ok = o.result && o.result->ok();
       obj["ok"] = ok;
       if (ok) {
-        for (auto& kv : job_json(o.result->value())) obj[kv.key()] = kv.value();
+        for (auto& kv : job_json(o.result->value()))
+          obj[kv.key()] = kv.value();
       } else {
         ++failed;
         obj["error"] = o.result ? error_json(o.result->error())
@@ -135,20 +141,23 @@ int run_once(const Config& cfg, Credentials creds, OnceFormat format, std::ostre
   } else {
     out << std::left << std::setw(10) << "SOURCE" << std::setw(8) << "JOB" << std::setw(24)
         << "NAME" << std::setw(8) << "STATUS" << std::setw(8) << "STOPPED" << std::setw(14)
-        << "DONE/TOTAL" << std::setw(9) << "PROGRESS" << "ERROR\n";
+        << "DONE/TOTAL" << std::setw(9) << "PROGRESS"
+        << "ERROR\n";
     for (const auto& o : outcomes) {
       out << std::left << std::setw(10) << o.key.source.value << std::setw(8) << o.key.job.value;
       if (o.result && o.result->ok()) {
         const Job& j = o.result->value();
-        std::string status = j.status ? (j.status == JobStatus::unknown ? j.status_raw
-                                                                        : std::string(to_string(*j.status)))
-                                      : "-";
+        std::string status =
+            j.status ? (j.status == JobStatus::unknown ? j.status_raw
+                                                       : std::string(to_string(*j.status)))
+                     : "-";
         std::string done = (j.task_done ? std::to_string(*j.task_done) : "-") + "/" +
                            (j.task_num ? std::to_string(*j.task_num) : "-");
         std::ostringstream pct;
         if (j.task_num && j.task_done && *j.task_num > 0)
           pct << std::fixed << std::setprecision(1)
-              << 100.0 * static_cast<double>(*j.task_done) / static_cast<double>(*j.task_num) << '%';
+              << 100.0 * static_cast<double>(*j.task_done) / static_cast<double>(*j.task_num)
+              << '%';
         else
           pct << '-';
         out << std::setw(24) << opt_str(j.name).substr(0, 23) << std::setw(8) << status

@@ -10,20 +10,31 @@ using namespace std::chrono;
 
 std::string_view to_string(FailureReason r) {
   switch (r) {
-    case FailureReason::throttled: return "throttled";
-    case FailureReason::auth: return "auth";
-    case FailureReason::not_found: return "not_found";
-    case FailureReason::client: return "client";
-    case FailureReason::server: return "server";
-    case FailureReason::timeout: return "timeout";
-    case FailureReason::network: return "network";
-    case FailureReason::tls: return "tls";
-    case FailureReason::decode: return "decode";
+    case FailureReason::throttled:
+      return "throttled";
+    case FailureReason::auth:
+      return "auth";
+    case FailureReason::not_found:
+      return "not_found";
+    case FailureReason::client:
+      return "client";
+    case FailureReason::server:
+      return "server";
+    case FailureReason::timeout:
+      return "timeout";
+    case FailureReason::network:
+      return "network";
+    case FailureReason::tls:
+      return "tls";
+    case FailureReason::decode:
+      return "decode";
   }
   return "unknown";
 }
 
-std::ostream& operator<<(std::ostream& os, FailureReason r) { return os << to_string(r); }
+std::ostream& operator<<(std::ostream& os, FailureReason r) {
+  return os << to_string(r);
+}
 
 bool is_retryable(FailureReason r) {
   return r == FailureReason::throttled || r == FailureReason::server ||
@@ -37,7 +48,8 @@ std::optional<RateLimit> parse_rate_limit(std::string_view h) {
     auto comma = h.find(',');
     auto part = h.substr(0, comma);
     h = comma == std::string_view::npos ? std::string_view{} : h.substr(comma + 1);
-    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.front() == ' ')
+      part.remove_prefix(1);
     auto colon = part.find(':');
     if (colon == std::string_view::npos) continue;
     auto key = part.substr(0, colon);
@@ -64,7 +76,9 @@ std::string ApiError::describe() const {
   return os.str();
 }
 
-std::ostream& operator<<(std::ostream& os, const ApiError& e) { return os << e.describe(); }
+std::ostream& operator<<(std::ostream& os, const ApiError& e) {
+  return os << e.describe();
+}
 
 namespace {
 
@@ -149,14 +163,21 @@ namespace {
 
 std::string kind_name(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
     case json::kind::int64:
-    case json::kind::uint64: return "an integer";
-    case json::kind::double_: return "a fractional number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+    case json::kind::uint64:
+      return "an integer";
+    case json::kind::double_:
+      return "a fractional number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
   }
   return "a value";
 }
@@ -216,7 +237,8 @@ class FieldReader {
     if (s.size() <= opt_.max_string_bytes) return std::string(s);
     // Cut at a UTF-8 boundary so the kept prefix stays valid text.
     std::size_t cut = opt_.max_string_bytes;
-    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
+      --cut;
     anomalies.push_back(path_ + "." + std::string(key) + ": " + std::to_string(s.size()) +
                         "-byte string cut to " + std::to_string(cut) + " bytes");
     return std::string(s.data(), cut);
@@ -365,7 +387,8 @@ Result<Job, std::string> decode_job(const json::value& v, std::string_view path,
   j.stopped = r.boolean("stopped");
   if (auto s = r.string("createTime")) {
     j.create_time = parse_api_time(*s, opt.utc_offset, false);
-    if (!j.create_time) r.anomalies.push_back("createTime \"" + *s + "\" is not yyyy-MM-dd HH:mm:ss");
+    if (!j.create_time)
+      r.anomalies.push_back("createTime \"" + *s + "\" is not yyyy-MM-dd HH:mm:ss");
   }
   if (auto s = r.string("eta")) {
     if (!s->empty()) {
@@ -461,7 +484,7 @@ Result<Page<Task>, ApiError> decode_list_tasks(std::string_view body, const Deco
 }
 
 Result<std::vector<TaskLog>, ApiError> decode_list_task_logs(std::string_view body,
-                                                            const DecodeOptions& opt) {
+                                                             const DecodeOptions& opt) {
   auto root = parse_body(body);
   if (!root) return Failure{std::move(root).error()};
   auto env = envelope(root.value());
@@ -501,7 +524,9 @@ std::string datasource_path(SourceId s) {
 }  // namespace
 
 ApiCall get_mms_job_call(const JobKey& key) {
-  return {"GetMmsJob", "GET", datasource_path(key.source) + "/jobs/" + std::to_string(key.job.value),
+  return {"GetMmsJob",
+          "GET",
+          datasource_path(key.source) + "/jobs/" + std::to_string(key.job.value),
           {}};
 }
 
@@ -532,8 +557,10 @@ ApiCall list_mms_tasks_call(SourceId source, const ListTasksQuery& q) {
 }
 
 ApiCall list_mms_task_logs_call(SourceId source, std::int64_t task_id) {
-  return {"ListMmsTaskLogs", "GET",
-          datasource_path(source) + "/tasks/" + std::to_string(task_id) + "/logs", {}};
+  return {"ListMmsTaskLogs",
+          "GET",
+          datasource_path(source) + "/tasks/" + std::to_string(task_id) + "/logs",
+          {}};
 }
 
 std::string format_acs_date(WallTime now) {

@@ -16,7 +16,17 @@ namespace mmsmon {
 
 /// Why an API call failed; these are the `reason` label values of
 /// `mmsmon_api_request_failures_total` and so are fixed.
-enum class FailureReason { throttled, auth, not_found, client, server, timeout, network, tls, decode };
+enum class FailureReason {
+  throttled,
+  auth,
+  not_found,
+  client,
+  server,
+  timeout,
+  network,
+  tls,
+  decode
+};
 
 std::string_view to_string(FailureReason r);
 std::ostream& operator<<(std::ostream& os, FailureReason r);
@@ -69,9 +79,10 @@ Result<Page<Job>, ApiError> decode_list_jobs(std::string_view body, SourceId sou
                                              const DecodeOptions& opt = {});
 Result<Page<DataSource>, ApiError> decode_list_data_sources(std::string_view body,
                                                             const DecodeOptions& opt = {});
-Result<Page<Task>, ApiError> decode_list_tasks(std::string_view body, const DecodeOptions& opt = {});
+Result<Page<Task>, ApiError> decode_list_tasks(std::string_view body,
+                                               const DecodeOptions& opt = {});
 Result<std::vector<TaskLog>, ApiError> decode_list_task_logs(std::string_view body,
-                                                            const DecodeOptions& opt = {});
+                                                             const DecodeOptions& opt = {});
 
 /// Parses `yyyy-MM-dd HH:mm:ss` (or `yyyy-MM-dd`, meaning the end of that day when
 /// `date_means_end_of_day`) in a zone `utc_offset` east of UTC.

@@ -26,7 +26,8 @@ std::optional<std::string> did_you_mean(std::string_view key,
                                         const std::vector<std::string_view>& candidates) {
   auto distance = [](std::string_view a, std::string_view b) {
     std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (std::size_t j = 0; j <= b.size(); ++j)
+      prev[j] = j;
     for (std::size_t i = 1; i <= a.size(); ++i) {
       cur[0] = i;
       for (std::size_t j = 1; j <= b.size(); ++j) {
@@ -54,14 +55,21 @@ namespace {
 
 std::string kind_of(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
     case json::kind::int64:
-    case json::kind::uint64: return "an integer";
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+    case json::kind::uint64:
+      return "an integer";
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
   }
   return "a value";
 }
@@ -241,8 +249,7 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
   const json::value& root = parsed.value();
   Config cfg;
   Decoder d;
-  const auto* o = d.object(root, "",
-                           {"api", "credentials", "poll", "jobs", "listen", "alerts"},
+  const auto* o = d.object(root, "", {"api", "credentials", "poll", "jobs", "listen", "alerts"},
                            {"discover", "state_file"});
   bool has_api = false;
   if (o) {
@@ -316,8 +323,8 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
       }
     }
     if (auto* x = o->if_contains("alerts")) {
-      if (const auto* c = d.object(*x, "alerts", {"file", "format"},
-                                   {"stall_after", "repeat_interval"})) {
+      if (const auto* c =
+              d.object(*x, "alerts", {"file", "format"}, {"stall_after", "repeat_interval"})) {
         if (auto* y = c->if_contains("file"))
           if (auto s = d.string(*y, "alerts.file")) cfg.alerts.file = *s;
         if (auto* y = c->if_contains("format"))

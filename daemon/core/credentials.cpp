@@ -12,7 +12,8 @@ namespace json = boost::json;
 Secret::~Secret() {
   // Best effort: do not leave the secret in freed memory.
   volatile char* p = s_.data();
-  for (std::size_t i = 0; i < s_.size(); ++i) p[i] = 0;
+  for (std::size_t i = 0; i < s_.size(); ++i)
+    p[i] = 0;
 }
 
 EnvLookup process_env() {
@@ -34,7 +35,8 @@ std::optional<std::string> read_file(const std::string& path) {
 }
 
 std::string trim_newlines(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+    s.pop_back();
   return s;
 }
 
@@ -62,10 +64,12 @@ Result<std::optional<Credentials>> from_systemd(const EnvLookup& env) {
   Credentials c;
   c.access_key_id = trim_newlines(*id);
   c.access_key_secret = Secret(trim_newlines(*secret));
-  if (auto tok = read_file(*dir + "/security_token")) c.security_token = Secret(trim_newlines(*tok));
+  if (auto tok = read_file(*dir + "/security_token"))
+    c.security_token = Secret(trim_newlines(*tok));
   c.source = "systemd credentials in " + *dir;
   if (c.access_key_id.empty() || c.access_key_secret.empty())
-    return Failure{"systemd credentials in " + *dir + ": access_key_id or access_key_secret is empty"};
+    return Failure{"systemd credentials in " + *dir +
+                   ": access_key_id or access_key_secret is empty"};
   return std::optional<Credentials>{std::move(c)};
 }
 
@@ -83,8 +87,8 @@ std::string str(const json::object& o, std::string_view key) {
 }
 
 /// Loads an Aliyun CLI profile. nullopt + no error means "file absent".
-Result<std::optional<Credentials>> from_profile(const CredentialsConfig& cfg,
-                                                const EnvLookup& env, bool required) {
+Result<std::optional<Credentials>> from_profile(const CredentialsConfig& cfg, const EnvLookup& env,
+                                                bool required) {
   std::string path = profile_path(cfg, env);
   auto text = read_file(path);
   if (!text) {
@@ -114,8 +118,7 @@ Result<std::optional<Credentials>> from_profile(const CredentialsConfig& cfg,
     std::string mode = str(*p, "mode");
     std::string where = "profile \"" + name + "\" in " + path;
     if (mode != "AK" && mode != "StsToken")
-      return Failure{where + " has mode \"" + mode +
-                     "\"; supported modes are AK and StsToken"};
+      return Failure{where + " has mode \"" + mode + "\"; supported modes are AK and StsToken"};
     Credentials c;
     c.access_key_id = str(*p, "access_key_id");
     c.access_key_secret = Secret(str(*p, "access_key_secret"));
@@ -141,19 +144,22 @@ Result<Credentials> resolve_credentials(const CredentialsConfig& cfg, const EnvL
   }
   std::vector<std::string> tried;
   if (auto c = from_env(env)) return std::move(*c);
-  tried.push_back("environment: ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET not both set");
+  tried.push_back(
+      "environment: ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET not both set");
   auto sd = from_systemd(env);
   if (!sd) return Failure{std::move(sd).error()};
   if (sd.value()) return std::move(*sd.value());
-  tried.push_back(env("CREDENTIALS_DIRECTORY")
-                      ? "systemd credentials: no access_key_id/access_key_secret in $CREDENTIALS_DIRECTORY"
-                      : "systemd credentials: $CREDENTIALS_DIRECTORY not set");
+  tried.push_back(
+      env("CREDENTIALS_DIRECTORY")
+          ? "systemd credentials: no access_key_id/access_key_secret in $CREDENTIALS_DIRECTORY"
+          : "systemd credentials: $CREDENTIALS_DIRECTORY not set");
   auto prof = from_profile(cfg, env, cfg.config_file.has_value());
   if (!prof) return Failure{std::move(prof).error()};
   if (prof.value()) return std::move(*prof.value());
   tried.push_back("Aliyun CLI config: " + profile_path(cfg, env) + " not found");
   std::string msg = "no Alibaba Cloud credentials found; tried:";
-  for (const auto& t : tried) msg += "\n  - " + t;
+  for (const auto& t : tried)
+    msg += "\n  - " + t;
   return Failure{std::move(msg)};
 }
 

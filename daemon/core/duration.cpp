@@ -22,7 +22,8 @@ constexpr std::array<Unit, 6> kUnits{{{"w", 604'800'000},
 }  // namespace
 
 Result<Millis> parse_duration(std::string_view text) {
-  if (text.empty()) return Failure{std::string("empty duration; expected e.g. \"30s\" or \"1h30m\"")};
+  if (text.empty())
+    return Failure{std::string("empty duration; expected e.g. \"30s\" or \"1h30m\"")};
   if (text == "0") return Millis{0};
   std::int64_t total = 0;
   std::size_t pos = 0;

@@ -10,7 +10,9 @@ std::string Endpoint::host_header() const {
   return h;
 }
 
-std::string Endpoint::url() const { return std::string(tls ? "https://" : "http://") + host_header(); }
+std::string Endpoint::url() const {
+  return std::string(tls ? "https://" : "http://") + host_header();
+}
 
 Result<Endpoint> parse_endpoint(std::string_view url) {
   Endpoint ep;
@@ -48,8 +50,9 @@ Result<Endpoint> parse_endpoint(std::string_view url) {
   if (ep.host.empty())
     return Failure{std::string("endpoint \"") + std::string(url) + "\" has no host"};
   if (!port.empty() || rest.ends_with(":")) {
-    bool digits = !port.empty() && port.size() <= 5 &&
-                  std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+    bool digits =
+        !port.empty() && port.size() <= 5 &&
+        std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
     int n = digits ? std::stoi(std::string(port)) : 0;
     if (!digits || n < 1 || n > 65535)
       return Failure{std::string("endpoint \"") + std::string(url) + "\" has an invalid port"};

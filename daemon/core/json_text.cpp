@@ -88,14 +88,15 @@ class Scanner {
     } else if (c == '"') {
       string_token();
     } else {
-      while (i_ < t_.size() && !is_delim(t_[i_])) ++i_;
+      while (i_ < t_.size() && !is_delim(t_[i_]))
+        ++i_;
     }
   }
 
  private:
   static bool is_delim(char c) {
-    return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\n' ||
-           c == '\r' || c == '/';
+    return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+           c == '/';
   }
   void skip_ws() {
     while (i_ < t_.size()) {
@@ -103,7 +104,8 @@ class Scanner {
       if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
         ++i_;
       } else if (c == '/' && i_ + 1 < t_.size() && t_[i_ + 1] == '/') {
-        while (i_ < t_.size() && t_[i_] != '\n') ++i_;
+        while (i_ < t_.size() && t_[i_] != '\n')
+          ++i_;
       } else if (c == '/' && i_ + 1 < t_.size() && t_[i_ + 1] == '*') {
         auto end = t_.find("*/", i_ + 2);
         i_ = end == std::string_view::npos ? t_.size() : end + 2;

@@ -24,13 +24,15 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
 }
 
 bool unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '_' || c == '.' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.' || c == '~';
 }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -97,7 +99,8 @@ std::string encode_path(std::string_view raw_path) {
 std::string canonical_query(const Params& query) {
   std::vector<std::pair<std::string, std::string>> enc;
   enc.reserve(query.size());
-  for (const auto& [k, v] : query) enc.emplace_back(percent_encode(k), percent_encode(v));
+  for (const auto& [k, v] : query)
+    enc.emplace_back(percent_encode(k), percent_encode(v));
   std::stable_sort(enc.begin(), enc.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   std::string out;

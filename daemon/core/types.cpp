@@ -4,11 +4,16 @@ namespace mmsmon {
 
 std::string_view to_string(JobStatus s) {
   switch (s) {
-    case JobStatus::init: return "INIT";
-    case JobStatus::doing: return "DOING";
-    case JobStatus::done: return "DONE";
-    case JobStatus::failed: return "FAILED";
-    case JobStatus::unknown: break;
+    case JobStatus::init:
+      return "INIT";
+    case JobStatus::doing:
+      return "DOING";
+    case JobStatus::done:
+      return "DONE";
+    case JobStatus::failed:
+      return "FAILED";
+    case JobStatus::unknown:
+      break;
   }
   return "UNKNOWN";
 }
@@ -21,6 +26,8 @@ JobStatus parse_job_status(std::string_view s) {
   return JobStatus::unknown;
 }
 
-std::ostream& operator<<(std::ostream& os, JobStatus s) { return os << to_string(s); }
+std::ostream& operator<<(std::ostream& os, JobStatus s) {
+  return os << to_string(s);
+}
 
 }  // namespace mmsmon

@@ -30,8 +30,12 @@ struct JobKey {
   auto operator<=>(const JobKey&) const = default;
 };
 
-inline std::ostream& operator<<(std::ostream& os, SourceId s) { return os << s.value; }
-inline std::ostream& operator<<(std::ostream& os, JobId j) { return os << j.value; }
+inline std::ostream& operator<<(std::ostream& os, SourceId s) {
+  return os << s.value;
+}
+inline std::ostream& operator<<(std::ostream& os, JobId j) {
+  return os << j.value;
+}
 inline std::ostream& operator<<(std::ostream& os, const JobKey& k) {
   return os << k.source.value << '/' << k.job.value;
 }

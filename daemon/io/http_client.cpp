@@ -34,7 +34,9 @@ namespace {
 
 struct Conn {
   explicit Conn(asio::any_io_executor ex) : plain(ex) {}
-  Conn(asio::any_io_executor ex, ssl::context& ctx) : plain(ex) { tls.emplace(std::move(plain), ctx); }
+  Conn(asio::any_io_executor ex, ssl::context& ctx) : plain(ex) {
+    tls.emplace(std::move(plain), ctx);
+  }
   beast::tcp_stream plain;  // moved-from once `tls` owns the socket
   std::optional<ssl::stream<beast::tcp_stream>> tls;
   beast::flat_buffer buf;
@@ -85,9 +87,12 @@ struct HttpClient::Impl {
     auto raced = co_await (resolver.async_resolve(ep.host, std::to_string(ep.port), use_tuple) ||
                            timer.async_wait(use_tuple));
     if (raced.index() == 1)
-      co_return Failure{TransportError{TransportFailure::timeout, "resolve " + ep.host + ": deadline exceeded"}};
+      co_return Failure{
+          TransportError{TransportFailure::timeout, "resolve " + ep.host + ": deadline exceeded"}};
     auto [rec, results] = std::get<0>(raced);
-    if (rec) co_return Failure{TransportError{TransportFailure::network, "resolve " + ep.host + ": " + rec.message()}};
+    if (rec)
+      co_return Failure{
+          TransportError{TransportFailure::network, "resolve " + ep.host + ": " + rec.message()}};
 
     auto c = ctx ? std::make_unique<Conn>(ex, *ctx) : std::make_unique<Conn>(ex);
     c->lowest().expires_after(opt.timeout);
@@ -115,12 +120,14 @@ struct HttpClient::Impl {
 
   template <class Stream>
   awaitable<Result<HttpResponse, TransportError>> exchange(Conn& c, Stream& s,
-                                                          const HttpRequest& req, bool& got_bytes) {
+                                                           const HttpRequest& req,
+                                                           bool& got_bytes) {
     http::request<http::string_body> r;
     r.method(http::string_to_verb(req.method));
     r.target(req.target);
     r.version(11);
-    for (const auto& [k, v] : req.headers) r.set(k, v);
+    for (const auto& [k, v] : req.headers)
+      r.set(k, v);
     if (r.find(http::field::host) == r.end()) r.set(http::field::host, ep.host_header());
     r.keep_alive(true);
     r.body() = req.body;
@@ -146,7 +153,8 @@ struct HttpClient::Impl {
     out.status = msg.result_int();
     for (const auto& f : msg) {
       std::string name(f.name_string());
-      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      for (auto& ch : name)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       out.headers.emplace_back(std::move(name), std::string(f.value()));
     }
     out.body = std::move(msg.body());
@@ -220,7 +228,11 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::send(HttpRequest req
   }
 }
 
-std::uint64_t HttpClient::connections_opened() const { return impl_->opened; }
-const Endpoint& HttpClient::endpoint() const { return impl_->ep; }
+std::uint64_t HttpClient::connections_opened() const {
+  return impl_->opened;
+}
+const Endpoint& HttpClient::endpoint() const {
+  return impl_->ep;
+}
 
 }  // namespace mmsmon

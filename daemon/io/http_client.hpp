@@ -38,7 +38,7 @@ struct TransportError {
 };
 
 struct HttpClientOptions {
-  Millis timeout{10'000};              ///< deadline of each step: resolve, connect, TLS, write, read
+  Millis timeout{10'000};  ///< deadline of each step: resolve, connect, TLS, write, read
   std::optional<std::string> ca_file;  ///< PEM bundle trusted in addition to the system store
   std::size_t max_body = 8u << 20;     ///< a larger response body is an error, never buffered
   std::size_t max_idle = 4;            ///< kept-alive connections held for reuse

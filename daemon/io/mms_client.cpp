@@ -27,11 +27,15 @@ namespace {
 
 FailureReason reason_of(TransportFailure f) {
   switch (f) {
-    case TransportFailure::timeout: return FailureReason::timeout;
-    case TransportFailure::tls: return FailureReason::tls;
+    case TransportFailure::timeout:
+      return FailureReason::timeout;
+    case TransportFailure::tls:
+      return FailureReason::tls;
     case TransportFailure::too_large:
-    case TransportFailure::protocol: return FailureReason::decode;
-    case TransportFailure::network: break;
+    case TransportFailure::protocol:
+      return FailureReason::decode;
+    case TransportFailure::network:
+      break;
   }
   return FailureReason::network;
 }
@@ -53,7 +57,8 @@ awaitable<Result<std::string, ApiError>> MmsClient::send(const ApiCall& c, CallO
                                   opt_.user_agent);
   HttpRequest req{prepared.method, std::move(prepared.target), std::move(prepared.headers), {}};
   auto r = co_await http_.send(std::move(req));
-  out = CallOutcome{c.action, std::nullopt, std::chrono::steady_clock::now() - started, std::nullopt};
+  out =
+      CallOutcome{c.action, std::nullopt, std::chrono::steady_clock::now() - started, std::nullopt};
   Result<std::string, ApiError> result = std::string();
   if (!r) {
     ApiError e;
@@ -81,7 +86,8 @@ template <class T, class Decode>
 awaitable<Result<T, ApiError>> MmsClient::call_and_decode(ApiCall c, Decode decode) {
   CallOutcome out;
   auto body = co_await send(c, out);
-  Result<T, ApiError> r = body ? decode(*body) : Result<T, ApiError>(Failure{std::move(body).error()});
+  Result<T, ApiError> r =
+      body ? decode(*body) : Result<T, ApiError>(Failure{std::move(body).error()});
   if (!r) out.failure = r.error().reason;  // a body we cannot use is a failed call too
   if (observer_) observer_(out);
   co_return r;
@@ -94,9 +100,9 @@ awaitable<Result<Job, ApiError>> MmsClient::get_job(JobKey key) {
 }
 
 awaitable<Result<Page<Job>, ApiError>> MmsClient::list_jobs(SourceId source, ListJobsQuery q) {
-  return call_and_decode<Page<Job>>(list_mms_jobs_call(source, q), [this, source](std::string_view b) {
-    return decode_list_jobs(b, source, opt_.decode);
-  });
+  return call_and_decode<Page<Job>>(
+      list_mms_jobs_call(source, q),
+      [this, source](std::string_view b) { return decode_list_jobs(b, source, opt_.decode); });
 }
 
 awaitable<Result<Page<DataSource>, ApiError>> MmsClient::list_data_sources(std::int64_t page_num,
@@ -113,7 +119,7 @@ awaitable<Result<Page<Task>, ApiError>> MmsClient::list_tasks(SourceId source, L
 }
 
 awaitable<Result<std::vector<TaskLog>, ApiError>> MmsClient::list_task_logs(SourceId source,
-                                                                           std::int64_t task_id) {
+                                                                            std::int64_t task_id) {
   return call_and_decode<std::vector<TaskLog>>(
       list_mms_task_logs_call(source, task_id),
       [this](std::string_view b) { return decode_list_task_logs(b, opt_.decode); });

@@ -35,8 +35,7 @@ class MmsClient {
   MmsClient(HttpClient& http, Credentials creds, Options opt, Clock clock = {});
 
   boost::asio::awaitable<Result<Job, ApiError>> get_job(JobKey key);
-  boost::asio::awaitable<Result<Page<Job>, ApiError>> list_jobs(SourceId source,
-                                                                ListJobsQuery q);
+  boost::asio::awaitable<Result<Page<Job>, ApiError>> list_jobs(SourceId source, ListJobsQuery q);
   boost::asio::awaitable<Result<Page<DataSource>, ApiError>> list_data_sources(
       std::int64_t page_num, std::int64_t page_size);
   boost::asio::awaitable<Result<Page<Task>, ApiError>> list_tasks(SourceId source,

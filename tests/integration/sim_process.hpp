@@ -12,10 +12,10 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <optional>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -49,7 +49,8 @@ T run(boost::asio::io_context& io, boost::asio::awaitable<T> a) {
   std::exception_ptr failure;
   // co_spawn with a function object keeps that object alive until the coroutine ends.
   boost::asio::co_spawn(
-      io, [&out, aw = std::move(a)]() mutable -> boost::asio::awaitable<void> {
+      io,
+      [&out, aw = std::move(a)]() mutable -> boost::asio::awaitable<void> {
         out.emplace(co_await std::move(aw));
       },
       [&failure](std::exception_ptr e) { failure = e; });
@@ -68,7 +69,8 @@ class SimProcess {
     std::vector<std::string> args{MMS_SIM_PATH, "--scenario", scenario_, "--port-file", fifo};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
+    for (auto& a : args)
+      argv.push_back(a.data());
     argv.push_back(nullptr);
     if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0)
       throw std::runtime_error("cannot start mms-sim");

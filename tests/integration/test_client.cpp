@@ -131,15 +131,17 @@ TEST_CASE("injected faults are classified, and a fault on one job leaves the oth
   SimProcess sim(kScenario);
   Stack s(sim.url());
   SUBCASE("server error") {
-    sim.admin("POST", "/admin/faults",
-              R"({"job": {"source_id": 7, "job_id": 1}, "error": {"status": 503, "code": "ServiceUnavailable"}})");
+    sim.admin(
+        "POST", "/admin/faults",
+        R"({"job": {"source_id": 7, "job_id": 1}, "error": {"status": 503, "code": "ServiceUnavailable"}})");
     auto r = s.get(1);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().reason == FailureReason::server);
     CHECK(s.get(3).ok());
   }
   SUBCASE("malformed body") {
-    sim.admin("POST", "/admin/faults", R"({"job": {"source_id": 7, "job_id": 1}, "malformed": true})");
+    sim.admin("POST", "/admin/faults",
+              R"({"job": {"source_id": 7, "job_id": 1}, "malformed": true})");
     auto r = s.get(1);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().reason == FailureReason::decode);
@@ -148,7 +150,8 @@ TEST_CASE("injected faults are classified, and a fault on one job leaves the oth
     CHECK(s.get(3).ok());
   }
   SUBCASE("truncated body") {
-    sim.admin("POST", "/admin/faults", R"({"job": {"source_id": 7, "job_id": 1}, "truncated": true})");
+    sim.admin("POST", "/admin/faults",
+              R"({"job": {"source_id": 7, "job_id": 1}, "truncated": true})");
     auto r = s.get(1);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().reason == FailureReason::network);
@@ -212,7 +215,8 @@ TEST_CASE("a 100 MB body is cut off at the limit, not buffered") {
   HttpClientOptions opt;
   opt.max_body = 1 << 20;
   Stack s(sim.url(), opt);
-  sim.admin("POST", "/admin/faults", R"({"job": {"source_id": 7, "job_id": 1}, "huge_body": 104857600})");
+  sim.admin("POST", "/admin/faults",
+            R"({"job": {"source_id": 7, "job_id": 1}, "huge_body": 104857600})");
   auto r = s.get(1);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().reason == FailureReason::decode);
@@ -224,10 +228,11 @@ namespace {
 
 /// Makes a self-signed certificate with the given subjectAltName using the openssl CLI.
 void make_cert(const TempDir& d, const std::string& san) {
-  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=mms-sim-test"
-                    " -keyout " + (d.path / "key.pem").string() +
-                    " -out " + (d.path / "cert.pem").string() +
-                    " -addext subjectAltName=" + san + " 2>/dev/null";
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=mms-sim-test"
+      " -keyout " +
+      (d.path / "key.pem").string() + " -out " + (d.path / "cert.pem").string() +
+      " -addext subjectAltName=" + san + " 2>/dev/null";
   REQUIRE(std::system(cmd.c_str()) == 0);
 }
 

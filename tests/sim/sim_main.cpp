@@ -38,8 +38,8 @@ struct Server {
 };
 
 template <class Stream>
-awaitable<void> write_response(Stream& s, tcp::socket::lowest_layer_type& sock, const SimResponse& r,
-                               bool keep_alive, bool& close) {
+awaitable<void> write_response(Stream& s, tcp::socket::lowest_layer_type& sock,
+                               const SimResponse& r, bool keep_alive, bool& close) {
   auto ex = co_await asio::this_coro::executor;
   if (r.delay > 0) {
     asio::steady_timer t(ex, std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -73,7 +73,8 @@ awaitable<void> write_response(Stream& s, tcp::socket::lowest_layer_type& sock, 
     co_return;
   }
   http::response<http::string_body> res{static_cast<http::status>(r.status), 11};
-  for (const auto& [k, v] : r.headers) res.set(k, v);
+  for (const auto& [k, v] : r.headers)
+    res.set(k, v);
   res.set(http::field::server, "mms-sim");
   if (r.truncated) {
     // Announce the whole body, send half, then hang up.
@@ -106,13 +107,15 @@ awaitable<void> serve(Server& srv, Stream& s, tcp::socket::lowest_layer_type& so
     req.target = std::string(msg.target());
     for (const auto& f : msg) {
       std::string name(f.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (auto& c : name)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       req.headers.emplace_back(std::move(name), std::string(f.value()));
     }
     req.body = std::move(msg.body());
-    SimResponse r = req.target.starts_with("/admin/")
-                        ? srv.model.handle_admin(req, srv.elapsed())
-                        : srv.model.handle_api(req, srv.elapsed(), std::chrono::system_clock::now());
+    SimResponse r =
+        req.target.starts_with("/admin/")
+            ? srv.model.handle_admin(req, srv.elapsed())
+            : srv.model.handle_api(req, srv.elapsed(), std::chrono::system_clock::now());
     if (srv.log_requests)
       std::cerr << "mms-sim: " << req.method << ' ' << req.target << " -> " << r.status << '\n';
     bool close = false;
@@ -169,14 +172,22 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--listen") listen = next();
-    else if (a == "--scenario") scenario = next();
-    else if (a == "--port-file") port_file = next();
-    else if (a == "--tls-cert") cert = next();
-    else if (a == "--tls-key") key = next();
-    else if (a == "--no-verify") no_verify = true;
-    else if (a == "--log-requests") log_requests = true;
-    else return usage();
+    if (a == "--listen")
+      listen = next();
+    else if (a == "--scenario")
+      scenario = next();
+    else if (a == "--port-file")
+      port_file = next();
+    else if (a == "--tls-cert")
+      cert = next();
+    else if (a == "--tls-key")
+      key = next();
+    else if (a == "--no-verify")
+      no_verify = true;
+    else if (a == "--log-requests")
+      log_requests = true;
+    else
+      return usage();
   }
   json::value sc = json::object{};
   if (!scenario.empty()) {

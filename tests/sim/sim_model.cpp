@@ -168,7 +168,8 @@ Result<Model> Model::from_scenario(const json::value& sv) {
       ds.name = as_str(d.if_contains("name")).value_or("source_" + std::to_string(*id));
       ds.type = as_str(d.if_contains("type")).value_or("HIVE");
       ds.region = as_str(d.if_contains("region")).value_or("cn-hangzhou");
-      if (auto* a = d.if_contains("agent_online"); a && a->is_bool()) ds.agent_online = a->get_bool();
+      if (auto* a = d.if_contains("agent_online"); a && a->is_bool())
+        ds.agent_online = a->get_bool();
       m.sources_[ds.id] = ds;
     }
   }
@@ -208,7 +209,8 @@ Result<Model> Model::from_scenario(const json::value& sv) {
       if (!ok) return Failure{ok.error()};
       m.jobs_[JobKey{SourceId{sid}, JobId{j.id}}] = std::move(j);
     }
-    if (!m.sources_.count(sid)) m.sources_[sid] = SimDataSource{sid, "source_" + std::to_string(sid)};
+    if (!m.sources_.count(sid))
+      m.sources_[sid] = SimDataSource{sid, "source_" + std::to_string(sid)};
   }
   if (auto* v = s->if_contains("rate_limit"); v && v->is_object()) {
     RateLimitRule r;
@@ -224,7 +226,8 @@ void Model::advance(SimJob& j, double now) {
   double dt = now - j.last_update;
   j.last_update = now;
   if (dt <= 0) return;
-  if (j.status == "INIT" && j.start_after && now >= *j.start_after && !j.stopped) j.status = "DOING";
+  if (j.status == "INIT" && j.start_after && now >= *j.start_after && !j.stopped)
+    j.status = "DOING";
   if (j.stopped && j.stopped_since && j.resume_after && now - *j.stopped_since >= *j.resume_after) {
     j.stopped = false;
     j.stopped_since.reset();
@@ -243,7 +246,8 @@ void Model::advance(SimJob& j, double now) {
     j.stopped_since = now;
   } else if (p >= j.task_num) {
     bool any_failed = false;
-    for (const auto& f : j.failed_tasks) any_failed |= f.at < j.task_num;
+    for (const auto& f : j.failed_tasks)
+      any_failed |= f.at < j.task_num;
     j.status = any_failed ? "FAILED" : "DONE";
   }
 }
@@ -307,7 +311,8 @@ std::optional<SimResponse> Model::check_auth(const SimRequest& req, std::string_
   std::string auth = header(req.headers, "authorization");
   ParsedAuthorization pa;
   if (auth.empty() || !parse_authorization(auth, pa) || pa.algorithm != "ACS3-HMAC-SHA256")
-    return fail(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.");
+    return fail(400, "IncompleteSignature",
+                "The request signature does not conform to Aliyun standards.");
   const SimCredential* cred = nullptr;
   for (const auto& c : credentials_)
     if (c.access_key_id == pa.credential) cred = &c;
@@ -323,14 +328,12 @@ std::optional<SimResponse> Model::check_auth(const SimRequest& req, std::string_
   // Clock skew: x-acs-date must be within 15 minutes of the (possibly skewed) server clock.
   std::string date = header(req.headers, "x-acs-date");
   auto t = parse_api_time(date.size() == 20 ? std::string_view(date).substr(0, 19) : "", {}, false);
-  double server_now =
-      std::chrono::duration<double>(wall.time_since_epoch()).count() + wall_skew;
+  double server_now = std::chrono::duration<double>(wall.time_since_epoch()).count() + wall_skew;
   if (!t || date.back() != 'Z')
     return fail(400, "InvalidTimeStamp.Format", "x-acs-date must be yyyy-MM-ddTHH:mm:ssZ.");
   double sent = std::chrono::duration<double>(t->time_since_epoch()).count();
   if (std::fabs(server_now - sent) > 900)
-    return fail(400, "InvalidTimeStamp.Expired",
-                "Specified time stamp or date value is expired.");
+    return fail(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.");
   if (header(req.headers, "x-acs-content-sha256") != sha256_hex(req.body))
     return fail(400, "SignatureDoesNotMatch", "x-acs-content-sha256 does not match the body.");
   // Recompute the signature over exactly the headers the client says it signed.
@@ -348,8 +351,7 @@ std::optional<SimResponse> Model::check_auth(const SimRequest& req, std::string_
         in.headers.emplace_back(k, v);
         found = true;
       }
-    if (!found)
-      return fail(400, "IncompleteSignature", "Signed header " + name + " is missing.");
+    if (!found) return fail(400, "IncompleteSignature", "Signed header " + name + " is missing.");
   }
   in.payload_sha256 = header(req.headers, "x-acs-content-sha256");
   std::string canonical = canonical_request(in);
@@ -388,8 +390,9 @@ SimResponse Model::handle_api(const SimRequest& req, double elapsed, WallTime wa
   ++stats.requests;
   auto qpos = req.target.find('?');
   std::string path = req.target.substr(0, qpos);
-  auto query = parse_query(qpos == std::string::npos ? std::string_view{}
-                                                     : std::string_view(req.target).substr(qpos + 1));
+  auto query =
+      parse_query(qpos == std::string::npos ? std::string_view{}
+                                            : std::string_view(req.target).substr(qpos + 1));
   // Route.
   std::vector<std::string> seg;
   for (std::size_t s = 1; s <= path.size();) {
@@ -433,10 +436,13 @@ SimResponse Model::handle_api(const SimRequest& req, double elapsed, WallTime wa
     if (r.tokens < 1) {
       ++stats.throttled;
       auto resp = error(400, "Throttling.User", "Request was denied due to user flow control.");
-      std::string h = "Limit:" + std::to_string(static_cast<long long>(r.per_second)) +
-                      ",Remain:0,TimeLeft:" + std::to_string(ms_left) + ",Reset:" +
-                      std::to_string(static_cast<long long>(
-                          std::chrono::duration_cast<std::chrono::seconds>(wall.time_since_epoch()).count()) + 1);
+      std::string h =
+          "Limit:" + std::to_string(static_cast<long long>(r.per_second)) +
+          ",Remain:0,TimeLeft:" + std::to_string(ms_left) + ",Reset:" +
+          std::to_string(static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                    wall.time_since_epoch())
+                                                    .count()) +
+                         1);
       resp.headers.emplace_back("x-ratelimit-user-api", h);
       return resp;
     }
@@ -455,7 +461,8 @@ SimResponse Model::handle_api(const SimRequest& req, double elapsed, WallTime wa
     std::optional<SimResponse> err;
     if (f->status) err = error(f->status, f->code, f->message.empty() ? f->code : f->message);
     if (f->remaining && --*f->remaining <= 0) {
-      auto it = std::find_if(faults_.begin(), faults_.end(), [&](const Fault& x) { return &x == f; });
+      auto it =
+          std::find_if(faults_.begin(), faults_.end(), [&](const Fault& x) { return &x == f; });
       faults_.erase(it);
     }
     if (err) {
@@ -463,7 +470,9 @@ SimResponse Model::handle_api(const SimRequest& req, double elapsed, WallTime wa
       return *err;
     }
     if (malformed) {
-      fault_shape.body = R"({"requestId":"X","data":{"id":)" "\x01" "oops";
+      fault_shape.body = R"({"requestId":"X","data":{"id":)"
+                         "\x01"
+                         "oops";
       fault_shape.headers.emplace_back("content-type", "application/json;charset=utf-8");
       return fault_shape;
     }
@@ -501,7 +510,8 @@ SimResponse Model::handle_api(const SimRequest& req, double elapsed, WallTime wa
       std::int64_t failed = 0, done = 0, doing = 0;
       for (auto it = jobs_.lower_bound(JobKey{SourceId{id}, JobId{INT64_MIN}});
            it != jobs_.end() && it->first.source.value == id; ++it) {
-        for (const auto& f : it->second.failed_tasks) failed += f.at < it->second.processed_tasks();
+        for (const auto& f : it->second.failed_tasks)
+          failed += f.at < it->second.processed_tasks();
         done += it->second.task_done();
         doing += it->second.status == "DOING" && !it->second.stopped;
       }
@@ -517,10 +527,12 @@ SimResponse Model::handle_api(const SimRequest& req, double elapsed, WallTime wa
                                  {"tablesDoingNum", doing}});
     }
     if (action == "GetMmsDataSource") {
-      if (all.empty()) return error(404, "DataSourceNotFound", "The specified data source does not exist.");
+      if (all.empty())
+        return error(404, "DataSourceNotFound", "The specified data source does not exist.");
       data = all[0];
     } else {
-      data = paged(std::move(all), query_int(query, "pageNum", 1), query_int(query, "pageSize", 10));
+      data =
+          paged(std::move(all), query_int(query, "pageNum", 1), query_int(query, "pageSize", 10));
     }
   } else {  // tasks
     json::array all;
@@ -536,7 +548,8 @@ SimResponse Model::handle_api(const SimRequest& req, double elapsed, WallTime wa
       for (std::int64_t i = 0; i < limit; ++i) {
         std::int64_t tid = j.id * 1'000'000 + i + 1;
         if (action != "ListMmsTasks" && tid != *sub) continue;
-        std::string status = i < p ? "DONE" : (i == p && j.status == "DOING" && !j.stopped ? "DATA_DOING" : "INIT");
+        std::string status =
+            i < p ? "DONE" : (i == p && j.status == "DOING" && !j.stopped ? "DATA_DOING" : "INIT");
         std::string table = "table_" + std::to_string(i);
         const FailedTask* ft = nullptr;
         for (const auto& f : j.failed_tasks)
@@ -547,12 +560,18 @@ SimResponse Model::handle_api(const SimRequest& req, double elapsed, WallTime wa
         }
         if (!want_status.empty() && status != want_status) continue;
         if (action == "ListMmsTaskLogs") {
-          json::array logs{json::object{{"id", tid * 10 + 1}, {"taskId", tid}, {"status", "INIT"},
-                                        {"action", "create"}, {"msg", "task created"},
+          json::array logs{json::object{{"id", tid * 10 + 1},
+                                        {"taskId", tid},
+                                        {"status", "INIT"},
+                                        {"action", "create"},
+                                        {"msg", "task created"},
                                         {"createTime", j.create_time}}};
           if (ft)
-            logs.push_back(json::object{{"id", tid * 10 + 2}, {"taskId", tid}, {"status", ft->status},
-                                        {"action", "run"}, {"msg", ft->msg},
+            logs.push_back(json::object{{"id", tid * 10 + 2},
+                                        {"taskId", tid},
+                                        {"status", ft->status},
+                                        {"action", "run"},
+                                        {"msg", ft->msg},
                                         {"createTime", j.create_time}});
           all = std::move(logs);
           break;
@@ -573,7 +592,8 @@ SimResponse Model::handle_api(const SimRequest& req, double elapsed, WallTime wa
       }
     }
     if (action == "ListMmsTasks")
-      data = paged(std::move(all), query_int(query, "pageNum", 1), query_int(query, "pageSize", 10));
+      data =
+          paged(std::move(all), query_int(query, "pageNum", 1), query_int(query, "pageSize", 10));
     else if (action == "ListMmsTaskLogs")
       data = std::move(all);
     else if (all.empty())
@@ -616,7 +636,8 @@ SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
 
   if (path == "/admin/stats" && req.method == "GET") {
     json::object by;
-    for (const auto& [k, v] : stats.by_action) by[k] = v;
+    for (const auto& [k, v] : stats.by_action)
+      by[k] = v;
     return ok(json::object{{"requests", stats.requests},
                            {"connections", stats.connections},
                            {"auth_failures", stats.auth_failures},
@@ -657,8 +678,10 @@ SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
       f.message = as_str(eo.if_contains("message")).value_or("");
     }
     f.delay = as_seconds(b.if_contains("delay")).value_or(0);
-    f.malformed = b.contains("malformed") && b.at("malformed").is_bool() && b.at("malformed").get_bool();
-    f.truncated = b.contains("truncated") && b.at("truncated").is_bool() && b.at("truncated").get_bool();
+    f.malformed =
+        b.contains("malformed") && b.at("malformed").is_bool() && b.at("malformed").get_bool();
+    f.truncated =
+        b.contains("truncated") && b.at("truncated").is_bool() && b.at("truncated").get_bool();
     f.reset = b.contains("reset") && b.at("reset").is_bool() && b.at("reset").get_bool();
     f.huge_body = static_cast<std::uint64_t>(as_int(b.if_contains("huge_body")).value_or(0));
     if (auto c = as_int(b.if_contains("count"))) f.remaining = *c;
@@ -712,7 +735,8 @@ SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
     return ok(json::object{{"ok", true}});
   }
   if (path == "/admin/settings" && req.method == "POST") {
-    if (auto* v = b.if_contains("verify_signatures"); v && v->is_bool()) verify_signatures = v->get_bool();
+    if (auto* v = b.if_contains("verify_signatures"); v && v->is_bool())
+      verify_signatures = v->get_bool();
     if (auto v = as_num(b.if_contains("wall_skew"))) wall_skew = *v;
     if (auto v = as_num(b.if_contains("time_scale"))) {
       clock_offset = now - elapsed * *v;  // keep simulated time continuous

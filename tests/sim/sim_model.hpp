@@ -77,16 +77,16 @@ struct SimDataSource {
 
 /// A fault to act out, globally or for one job.
 struct Fault {
-  std::optional<JobKey> job;  ///< empty: every API request
+  std::optional<JobKey> job;          ///< empty: every API request
   std::optional<std::string> action;  ///< only requests of this action
-  unsigned status = 0;        ///< with `code`: an Alibaba-style error response
+  unsigned status = 0;                ///< with `code`: an Alibaba-style error response
   std::string code;
   std::string message;
   double delay = 0;  ///< seconds before answering
   bool malformed = false;
   bool truncated = false;
   bool reset = false;
-  std::uint64_t huge_body = 0;  ///< stream a body this large
+  std::uint64_t huge_body = 0;            ///< stream a body this large
   std::optional<std::int64_t> remaining;  ///< apply to this many requests, then vanish
 };
 
@@ -136,9 +136,9 @@ class Model {
   SimResponse handle_admin(const SimRequest& req, double now);
 
   bool verify_signatures = true;
-  double time_scale = 1.0;      ///< simulated seconds per real second
-  double clock_offset = 0;      ///< added to simulated time (admin "advance")
-  double wall_skew = 0;         ///< seconds added to the wall clock used for x-acs-date checks
+  double time_scale = 1.0;  ///< simulated seconds per real second
+  double clock_offset = 0;  ///< added to simulated time (admin "advance")
+  double wall_skew = 0;     ///< seconds added to the wall clock used for x-acs-date checks
   Stats stats;
 
  private:

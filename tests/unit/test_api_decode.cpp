@@ -158,15 +158,17 @@ TEST_CASE("ListMmsDataSources, ListMmsTasks, ListMmsTaskLogs decode") {
 }
 
 TEST_CASE("error classification keys on Code") {
-  auto e = classify_error_response(400, R"({"RequestId": "A", "Code": "Throttling.User", "Message": "slow down"})",
-                                   std::nullopt, std::nullopt);
+  auto e = classify_error_response(
+      400, R"({"RequestId": "A", "Code": "Throttling.User", "Message": "slow down"})", std::nullopt,
+      std::nullopt);
   CHECK(e.reason == FailureReason::throttled);
   CHECK(e.request_id == "A");
   CHECK(classify_error_response(404, R"({"Code": "InvalidAccessKeyId.NotFound"})", {}, {}).reason ==
         FailureReason::auth);
-  CHECK(classify_error_response(400, R"({"code": "SignatureDoesNotMatch", "message": "m"})", {}, {}).reason ==
+  CHECK(classify_error_response(400, R"({"code": "SignatureDoesNotMatch", "message": "m"})", {}, {})
+            .reason == FailureReason::auth);
+  CHECK(classify_error_response(403, R"({"Code": "Forbidden.RAM"})", {}, {}).reason ==
         FailureReason::auth);
-  CHECK(classify_error_response(403, R"({"Code": "Forbidden.RAM"})", {}, {}).reason == FailureReason::auth);
   CHECK(classify_error_response(404, R"({"Code": "InvalidApi.NotFound"})", {}, {}).reason ==
         FailureReason::client);
   CHECK(classify_error_response(404, R"({"Code": "MmsJobNotFound"})", {}, {}).reason ==

@@ -68,13 +68,15 @@ TEST_CASE("unknown key: rejected with did you mean") {
 }
 
 TEST_CASE("unknown key far from any: no suggestion") {
-  auto e = only_error(R"({"api": {"region": "x"}, "jobs": [{"source_id": 1, "job_id": 2}], "zzzzzz": 1})");
+  auto e = only_error(
+      R"({"api": {"region": "x"}, "jobs": [{"source_id": 1, "job_id": 2}], "zzzzzz": 1})");
   CHECK(e.path == "zzzzzz");
   CHECK(e.message.find("did you mean") == std::string::npos);
 }
 
 TEST_CASE("wrong type names the key path and position") {
-  auto e = only_error("{\"api\": {\"region\": \"x\"},\n \"jobs\": [{\"source_id\": \"2000015\", \"job_id\": 2}]}");
+  auto e = only_error(
+      "{\"api\": {\"region\": \"x\"},\n \"jobs\": [{\"source_id\": \"2000015\", \"job_id\": 2}]}");
   CHECK(e.path == "jobs[0].source_id");
   CHECK(e.line == 2);
   CHECK(e.column == 12);
@@ -82,13 +84,15 @@ TEST_CASE("wrong type names the key path and position") {
 }
 
 TEST_CASE("bad duration") {
-  auto e = only_error(R"({"api": {"region": "x", "timeout": "10"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
+  auto e = only_error(
+      R"({"api": {"region": "x", "timeout": "10"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
   CHECK(e.path == "api.timeout");
   CHECK(e.message.find("unit") != std::string::npos);
 }
 
 TEST_CASE("duration below the minimum") {
-  auto e = only_error(R"({"api": {"region": "x"}, "poll": {"interval": "10ms"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
+  auto e = only_error(
+      R"({"api": {"region": "x"}, "poll": {"interval": "10ms"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
   CHECK(e.path == "poll.interval");
   CHECK(e.message.find("at least 1s") != std::string::npos);
 }
@@ -121,13 +125,15 @@ TEST_CASE("non-positive id") {
 }
 
 TEST_CASE("duplicate job") {
-  auto e = only_error(R"({"api": {"region": "x"}, "jobs": [{"source_id": 1, "job_id": 2}, {"source_id": 1, "job_id": 2}]})");
+  auto e = only_error(
+      R"({"api": {"region": "x"}, "jobs": [{"source_id": 1, "job_id": 2}, {"source_id": 1, "job_id": 2}]})");
   CHECK(e.path == "jobs[1]");
   CHECK(e.message.find("twice") != std::string::npos);
 }
 
 TEST_CASE("jitter out of range") {
-  auto e = only_error(R"({"api": {"region": "x"}, "poll": {"jitter": 1.5}, "jobs": [{"source_id": 1, "job_id": 2}]})");
+  auto e = only_error(
+      R"({"api": {"region": "x"}, "poll": {"jitter": 1.5}, "jobs": [{"source_id": 1, "job_id": 2}]})");
   CHECK(e.path == "poll.jitter");
 }
 
@@ -135,27 +141,32 @@ TEST_CASE("keys of later issues are rejected, not ignored") {
   auto e = errors_of(R"({"api": {"region": "x"}, "jobs": [{"source_id": 1, "job_id": 2}],
     "discover": [{"source_id": 1}], "alerts": {"stall_after": "30m"}, "state_file": "/tmp/s"})");
   REQUIRE(e.size() == 3);
-  for (const auto& x : e) CHECK(x.message.find("not supported yet") != std::string::npos);
+  for (const auto& x : e)
+    CHECK(x.message.find("not supported yet") != std::string::npos);
 }
 
 TEST_CASE("bad endpoint") {
-  auto e = only_error(R"({"api": {"endpoint": "ftp://x"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
+  auto e =
+      only_error(R"({"api": {"endpoint": "ftp://x"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
   CHECK(e.path == "api.endpoint");
   CHECK(e.message.find("https://") != std::string::npos);
 }
 
 TEST_CASE("bad listen address") {
-  auto e = only_error(R"({"api": {"region": "x"}, "listen": "9854", "jobs": [{"source_id": 1, "job_id": 2}]})");
+  auto e = only_error(
+      R"({"api": {"region": "x"}, "listen": "9854", "jobs": [{"source_id": 1, "job_id": 2}]})");
   CHECK(e.path == "listen");
 }
 
 TEST_CASE("bad alert format") {
-  auto e = only_error(R"({"api": {"region": "x"}, "alerts": {"format": "xml"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
+  auto e = only_error(
+      R"({"api": {"region": "x"}, "alerts": {"format": "xml"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
   CHECK(e.path == "alerts.format");
 }
 
 TEST_CASE("bad time zone") {
-  auto e = only_error(R"({"api": {"region": "x", "time_zone": "Asia/Shanghai"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
+  auto e = only_error(
+      R"({"api": {"region": "x", "time_zone": "Asia/Shanghai"}, "jobs": [{"source_id": 1, "job_id": 2}]})");
   CHECK(e.path == "api.time_zone");
 }
 
@@ -177,6 +188,7 @@ TEST_CASE("unreadable file") {
 }
 
 TEST_CASE("did you mean") {
-  CHECK(did_you_mean("intervall", {"interval", "jitter"}) == std::optional<std::string>("interval"));
+  CHECK(did_you_mean("intervall", {"interval", "jitter"}) ==
+        std::optional<std::string>("interval"));
   CHECK_FALSE(did_you_mean("qqq", {"interval", "jitter"}));
 }

@@ -24,11 +24,15 @@ SigningInput base(std::string method, std::string path, std::string host, std::s
   return in;
 }
 
-std::string signature_of(const std::string& auth) { return auth.substr(auth.rfind('=') + 1); }
+std::string signature_of(const std::string& auth) {
+  return auth.substr(auth.rfind('=') + 1);
+}
 
 }  // namespace
 
-TEST_CASE("empty body hash") { CHECK(sha256_hex("") == kEmpty); }
+TEST_CASE("empty body hash") {
+  CHECK(sha256_hex("") == kEmpty);
+}
 
 TEST_CASE("vector: official RunInstances example") {
   auto in = base("POST", "/", "ecs.cn-shanghai.aliyuncs.com", "RunInstances", "2014-05-26");

@@ -52,7 +52,8 @@ TEST_CASE("sim: wrong secret, replayed nonce, skewed clock are refused") {
   auto again = m.handle_api(signed_get(get_mms_job_call(k), "secret1", now, "same"), 0, now);
   CHECK(again.body.find("SignatureNonceUsed") != std::string::npos);
 
-  auto old = m.handle_api(signed_get(get_mms_job_call(k), "secret1", now - std::chrono::minutes(16), "n9"), 0, now);
+  auto old = m.handle_api(
+      signed_get(get_mms_job_call(k), "secret1", now - std::chrono::minutes(16), "n9"), 0, now);
   CHECK(old.body.find("InvalidTimeStamp.Expired") != std::string::npos);
   CHECK(m.stats.auth_failures == 3);
 }
@@ -60,7 +61,13 @@ TEST_CASE("sim: wrong secret, replayed nonce, skewed clock are refused") {
 TEST_CASE("sim: tampered request is refused") {
   auto m = make_model();
   auto now = std::chrono::system_clock::now();
-  auto req = signed_get(list_mms_tasks_call(SourceId{2}, [] { ListTasksQuery q; q.job_id = 10; return q; }()), "secret1", now);
+  auto req = signed_get(list_mms_tasks_call(SourceId{2},
+                                            [] {
+                                              ListTasksQuery q;
+                                              q.job_id = 10;
+                                              return q;
+                                            }()),
+                        "secret1", now);
   req.target += "&extra=1";
   auto r = m.handle_api(req, 0, now);
   CHECK(r.body.find("SignatureDoesNotMatch") != std::string::npos);
@@ -70,7 +77,8 @@ TEST_CASE("sim: unknown job and unknown path") {
   auto m = make_model();
   m.verify_signatures = false;
   auto now = std::chrono::system_clock::now();
-  auto r = m.handle_api(signed_get(get_mms_job_call(JobKey{SourceId{2}, JobId{99}}), "x", now), 0, now);
+  auto r =
+      m.handle_api(signed_get(get_mms_job_call(JobKey{SourceId{2}, JobId{99}}), "x", now), 0, now);
   CHECK(r.status == 404);
   auto e = classify_error_response(r.status, r.body, {}, {});
   CHECK(e.reason == FailureReason::not_found);

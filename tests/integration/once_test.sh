@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# mmsmon's command line against mms-sim: --check-config, --once (table and json), exit
+# codes, and that a secret never shows in anything printed or logged.
+# Usage: once_test.sh MMSMON MMS_SIM
+set -uo pipefail
+mmsmon=$1 sim=$2
+work=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+passed=0 failed=0
+check() {  # check NAME COMMAND...
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "ok   $name"
+  else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+contains() { grep -qF -- "$2" "$1"; }
+lacks() { ! grep -qF -- "$2" "$1"; }
+
+secret='S3cret-Never-Print-Me'
+cat >"$work/scenario.json" <<JSON
+{"credentials": [{"access_key_id": "once-id", "access_key_secret": "$secret"}],
+ "jobs": [{"source_id": 2000015, "job_id": 10, "name": "migrate_sales", "task_num": 200, "task_done": 50},
+          {"source_id": 2000015, "job_id": 11, "name": "migrate_logs", "task_num": 50, "task_done": 50, "status": "DONE"}]}
+JSON
+mkfifo "$work/port"
+"$sim" --scenario "$work/scenario.json" --port-file "$work/port" --log-requests 2>"$work/sim.log" &
+pid=$!
+read -r port <"$work/port"
+
+write_config() {  # write_config FILE JOBS_JSON
+  cat >"$1" <<JSON
+{
+  // test config
+  "api": {"endpoint": "http://127.0.0.1:$port", "timeout": "2s"},
+  "jobs": $2,
+}
+JSON
+}
+write_config "$work/good.json" '[{"source_id": 2000015, "job_id": 10}, {"source_id": 2000015, "job_id": 11}]'
+write_config "$work/missing.json" '[{"source_id": 2000015, "job_id": 10}, {"source_id": 2000015, "job_id": 99}]'
+export ALIBABA_CLOUD_ACCESS_KEY_ID=once-id
+export ALIBABA_CLOUD_ACCESS_KEY_SECRET=$secret
+
+"$mmsmon" --config "$work/good.json" --check-config >"$work/out" 2>&1
+check "--check-config accepts a good config" test $? -eq 0
+check "--check-config names the credential source" contains "$work/out" "credentials from environment"
+
+printf '{\n  "api": {"endpoint": "http://x"},\n  "jobs": [{"source_id": 1, "job_id": 2}],\n  "pol": {}\n}\n' >"$work/bad.json"
+"$mmsmon" --config "$work/bad.json" --check-config >"$work/out" 2>&1
+check "--check-config rejects a bad config" test $? -eq 1
+check "the error names file:line:column, key and a suggestion" \
+  contains "$work/out" "$work/bad.json:4:3: pol: unknown key \"pol\"; did you mean \"poll\"?"
+
+"$mmsmon" --config "$work/good.json" --once >"$work/out" 2>&1
+check "--once exits 0 when every poll succeeds" test $? -eq 0
+check "--once prints the table" contains "$work/out" "migrate_sales"
+check "--once prints progress" contains "$work/out" "50/200"
+
+"$mmsmon" --config "$work/missing.json" --once --format json >"$work/out" 2>"$work/err"
+check "--once exits 1 when a poll failed" test $? -eq 1
+check "--once json is an array with ok, fields and error reason" node -e '
+  const a = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const ok = a.find(j => j.job_id === 10), bad = a.find(j => j.job_id === 99);
+  process.exit(a.length === 2 && ok.ok === true && ok.source_id === 2000015 && ok.task_done === 50 &&
+    ok.task_num === 200 && ok.status === "DOING" && bad.ok === false &&
+    bad.error.reason === "not_found" && bad.error.request_id ? 0 : 1);' "$work/out"
+check "--once says how many polls failed" contains "$work/err" "1 of 2 polls failed"
+
+ALIBABA_CLOUD_ACCESS_KEY_SECRET="wrong-$secret" "$mmsmon" --config "$work/good.json" --once >"$work/out" 2>&1
+check "--once with a wrong secret exits 1" test $? -eq 1
+check "the auth failure is reported with its code" contains "$work/out" "auth: HTTP 400 SignatureDoesNotMatch"
+ALIBABA_CLOUD_ACCESS_KEY_SECRET="wrong-$secret" "$mmsmon" --config "$work/good.json" --once --format json >>"$work/out" 2>&1
+ALIBABA_CLOUD_ACCESS_KEY_SECRET="wrong-$secret" "$mmsmon" --config "$work/good.json" --check-config >>"$work/out" 2>&1
+check "the secret appears nowhere in what mmsmon printed" lacks "$work/out" "$secret"
+check "the secret appears nowhere in the simulator's request log" lacks "$work/sim.log" "$secret"
+
+env -u ALIBABA_CLOUD_ACCESS_KEY_ID -u ALIBABA_CLOUD_ACCESS_KEY_SECRET HOME="$work/nohome" \
+  "$mmsmon" --config "$work/good.json" --once >"$work/out" 2>&1
+check "no credentials: exit 1" test $? -eq 1
+check "no credentials: the message names what was tried" contains "$work/out" "tried:"
+
+"$mmsmon" --bogus >"$work/out" 2>&1
+check "unknown argument: exit 1" test $? -eq 1
+"$mmsmon" --version >"$work/out" 2>&1
+check "--version" contains "$work/out" "mmsmon "
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
