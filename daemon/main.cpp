@@ -1,9 +1,11 @@
 // mmsmon: watches MaxCompute Migration Service jobs. See README.md.
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "app/daemon.hpp"
 #include "app/once.hpp"
 #include "core/config.hpp"
 #include "core/credentials.hpp"
@@ -17,7 +19,8 @@ constexpr std::string_view kUsage =
     "  --config PATH    configuration file (default /etc/mmsmon/mmsmon.json)\n"
     "  --check-config   validate the configuration and credentials, then exit 0 or 1\n"
     "  --once           poll every job once, print, exit 1 if any poll failed\n"
-    "  --format F       output of --once: table (default) or json\n";
+    "  --format F       output of --once: table (default) or json\n"
+    "  --port-file PATH write the bound HTTP port there once listening (for tests)\n";
 
 int usage_error(const std::string& msg) {
   std::cerr << "mmsmon: " << msg << "\n" << kUsage;
@@ -30,6 +33,7 @@ int main(int argc, char** argv) {
   using namespace mmsmon;
   std::string config_path = "/etc/mmsmon/mmsmon.json";
   bool check = false, once = false, format_given = false;
+  std::optional<std::string> port_file;
   OnceFormat format = OnceFormat::table;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
@@ -50,6 +54,10 @@ int main(int argc, char** argv) {
       config_path = v;
     } else if (a.starts_with("--config=")) {
       config_path = std::string(a.substr(9));
+    } else if (a == "--port-file") {
+      const char* v = value(a);
+      if (!v) return usage_error("--port-file needs a path");
+      port_file = v;
     } else if (a == "--check-config") {
       check = true;
     } else if (a == "--once") {
@@ -94,6 +102,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (once) return run_once(*cfg, std::move(creds).value(), format, std::cout, std::cerr);
-  std::cerr << "mmsmon: the long-running daemon is not built yet; use --once or --check-config\n";
-  return 1;
+  Daemon daemon(std::move(cfg).value(), std::move(creds).value(), {config_path, port_file});
+  return daemon.run();
 }

@@ -63,6 +63,14 @@ ApiError classify_error_response(unsigned status, std::string_view body,
                                  const std::optional<RateLimit>& user_api,
                                  const std::optional<RateLimit>& user);
 
+/// What one finished API call looked like, for metrics and throttling decisions.
+struct CallOutcome {
+  std::string action;
+  std::optional<FailureReason> failure;  ///< empty on success
+  std::chrono::duration<double> duration{};
+  std::optional<RateLimit> rate_limit;  ///< the tighter of the x-ratelimit-* headers, if any
+};
+
 /// Options for decoding.
 struct DecodeOptions {
   std::chrono::minutes utc_offset{8 * 60};  ///< zone of createTime / eta

@@ -249,8 +249,9 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
   const json::value& root = parsed.value();
   Config cfg;
   Decoder d;
-  const auto* o = d.object(root, "", {"api", "credentials", "poll", "jobs", "listen", "alerts"},
-                           {"discover", "state_file"});
+  const auto* o =
+      d.object(root, "", {"api", "credentials", "poll", "jobs", "listen", "alerts", "log_level"},
+               {"discover", "state_file"});
   bool has_api = false;
   if (o) {
     if (auto* x = o->if_contains("api")) {
@@ -266,7 +267,14 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
       }
     }
     if (auto* x = o->if_contains("poll")) {
-      if (const auto* c = d.object(*x, "poll", {"interval", "jitter"})) {
+      if (const auto* c = d.object(*x, "poll", {"interval", "jitter", "max_in_flight"})) {
+        if (auto* y = c->if_contains("max_in_flight"))
+          if (auto n = d.positive_int(*y, "poll.max_in_flight")) {
+            if (*n > 1024)
+              d.add("poll.max_in_flight", "must be at most 1024");
+            else
+              cfg.poll.max_in_flight = static_cast<std::size_t>(*n);
+          }
         if (auto* y = c->if_contains("interval"))
           if (auto t = d.duration(*y, "poll.interval", 1s)) cfg.poll.interval = *t;
         if (auto* y = c->if_contains("jitter"))
@@ -283,7 +291,7 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
         std::set<JobKey> seen;
         for (std::size_t i = 0; i < arr->size(); ++i) {
           std::string p = "jobs[" + std::to_string(i) + "]";
-          const auto* j = d.object((*arr)[i], p, {"source_id", "job_id"});
+          const auto* j = d.object((*arr)[i], p, {"source_id", "job_id", "interval"});
           if (!j) continue;
           std::optional<std::int64_t> sid, jid;
           if (auto* y = j->if_contains("source_id"))
@@ -294,13 +302,16 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
             jid = d.positive_int(*y, p + ".job_id");
           else
             d.add(p, "missing \"job_id\"");
+          std::optional<Millis> interval;
+          if (auto* y = j->if_contains("interval"))
+            if (!(interval = d.duration(*y, p + ".interval", 1s))) continue;
           if (sid && jid) {
             JobKey k{SourceId{*sid}, JobId{*jid}};
             if (!seen.insert(k).second)
               d.add(p, "job " + std::to_string(*sid) + "/" + std::to_string(*jid) +
                            " is listed twice");
             else
-              cfg.jobs.push_back({k});
+              cfg.jobs.push_back({k, interval});
           }
         }
       } else {
@@ -324,7 +335,14 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
     }
     if (auto* x = o->if_contains("alerts")) {
       if (const auto* c =
-              d.object(*x, "alerts", {"file", "format"}, {"stall_after", "repeat_interval"})) {
+              d.object(*x, "alerts", {"file", "format", "unreachable_after", "throttled_after"},
+                       {"stall_after", "repeat_interval"})) {
+        if (auto* y = c->if_contains("unreachable_after"))
+          if (auto t = d.duration(*y, "alerts.unreachable_after", 0s))
+            cfg.alerts.unreachable_after = *t;
+        if (auto* y = c->if_contains("throttled_after"))
+          if (auto t = d.duration(*y, "alerts.throttled_after", 0s))
+            cfg.alerts.throttled_after = *t;
         if (auto* y = c->if_contains("file"))
           if (auto s = d.string(*y, "alerts.file")) cfg.alerts.file = *s;
         if (auto* y = c->if_contains("format"))
@@ -336,6 +354,19 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
             else
               d.add("alerts.format", "expected \"json\" or \"logfmt\", got \"" + *s + "\"");
           }
+      }
+    }
+    if (auto* x = o->if_contains("log_level")) {
+      if (auto s = d.string(*x, "log_level")) {
+        static const std::vector<std::string_view> levels{"trace", "debug", "info", "warn",
+                                                          "error"};
+        if (std::find(levels.begin(), levels.end(), *s) != levels.end()) {
+          cfg.log_level = *s;
+        } else {
+          std::string msg = "expected one of trace, debug, info, warn, error; got \"" + *s + "\"";
+          if (auto m = did_you_mean(*s, levels)) msg += "; did you mean \"" + *m + "\"?";
+          d.add("log_level", msg);
+        }
       }
     }
     if (!has_api) d.add("", "missing \"api\" (set api.region or api.endpoint)");

@@ -34,18 +34,22 @@ struct CredentialsConfig {
 
 struct PollConfig {
   Millis interval = 60s;
-  double jitter = 0.1;  ///< 0..1, fraction of the interval
+  double jitter = 0.1;            ///< 0..1, fraction of the interval
+  std::size_t max_in_flight = 8;  ///< API requests outstanding at once, over all jobs
 };
 
 /// One job to watch.
 struct JobRef {
   JobKey key;
+  std::optional<Millis> interval;  ///< overrides poll.interval for this job
 };
 
 struct AlertsConfig {
   enum class Format { json, logfmt };
   std::string file = "/var/log/mmsmon/alerts.log";
   Format format = Format::json;
+  Millis unreachable_after = 5min;  ///< JobUnreachable after polls fail this long
+  Millis throttled_after = 1min;    ///< ApiThrottled after throttling this long
 };
 
 /// The whole configuration, plain data with defaults (house style rule 5).
@@ -56,6 +60,7 @@ struct Config {
   std::vector<JobRef> jobs;
   std::string listen = "127.0.0.1:9854";
   AlertsConfig alerts;
+  std::string log_level = "info";  ///< trace, debug, info, warn, error
 };
 
 /// One problem found in a config file.

@@ -12,14 +12,6 @@
 
 namespace mmsmon {
 
-/// What one finished API call looked like, for metrics and throttling decisions.
-struct CallOutcome {
-  std::string action;
-  std::optional<FailureReason> failure;  ///< empty on success
-  std::chrono::duration<double> duration{};
-  std::optional<RateLimit> rate_limit;  ///< the tighter of the x-ratelimit-* headers, if any
-};
-
 /// Typed MMS OpenAPI calls on top of an HttpClient: builds and signs each request, sends
 /// it, classifies failures and decodes bodies. Expected failures are values.
 class MmsClient {

@@ -1,0 +1,424 @@
+#include "app/daemon.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <deque>
+#include <fstream>
+#include <random>
+
+#include "core/alert_policy.hpp"
+#include "core/job_state.hpp"
+#include "core/pacing.hpp"
+#include "io/http_server.hpp"
+#include "io/mms_client.hpp"
+#include "obs/alert_log.hpp"
+#include "obs/logging.hpp"
+#include "obs/metrics.hpp"
+#include "version.hpp"
+
+namespace mmsmon {
+namespace asio = boost::asio;
+namespace json = boost::json;
+using asio::awaitable;
+using namespace std::chrono;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+/// One tracked job: its state and its poller's timer.
+struct Tracked {
+  Tracked(asio::any_io_executor ex, JobKey key, Millis interval) : timer(ex), interval(interval) {
+    state.key = key;
+  }
+  JobState state;
+  asio::steady_timer timer;
+  Millis interval;
+  bool running = false;
+};
+
+std::string json_time(const std::optional<WallTime>& t) {
+  return t ? rfc3339(*t) : std::string();
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  Impl(Config c, Credentials cr, DaemonOptions o)
+      : cfg(std::move(c)),
+        opt(std::move(o)),
+        creds(std::move(cr)),
+        policy(AlertThresholds{cfg.alerts.unreachable_after, cfg.alerts.throttled_after}),
+        signals(io, SIGINT, SIGTERM, SIGHUP),
+        rng(std::random_device{}()) {}
+
+  Config cfg;
+  DaemonOptions opt;
+  Credentials creds;
+  asio::io_context io;
+  std::shared_ptr<spdlog::logger> log;
+  std::unique_ptr<HttpClient> http;
+  std::unique_ptr<MmsClient> client;
+  std::unique_ptr<HttpServer> server;
+  std::unique_ptr<AlertLog> alert_log;
+  Metrics metrics;
+  AlertPolicy policy;
+  ThrottleGovernor governor;
+  std::vector<std::unique_ptr<Tracked>> jobs;
+  asio::signal_set signals;
+  std::mt19937_64 rng;
+  bool stopping = false;
+  std::size_t running_pollers = 0;
+
+  // In-flight cap: a counter and the timers of the coroutines waiting for a slot.
+  std::size_t in_flight = 0;
+  std::deque<asio::steady_timer*> slot_waiters;
+
+  double random01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
+
+  void emit(const std::vector<Alert>& alerts) {
+    for (const auto& a : alerts) {
+      alert_log->write(a);
+      metrics.on_alert(a);
+    }
+  }
+
+  awaitable<void> sleep_until(asio::steady_timer& t, steady_clock::time_point when) {
+    t.expires_at(when);
+    co_await t.async_wait(use_tuple);
+  }
+
+  awaitable<void> acquire_slot(asio::steady_timer& t) {
+    if (in_flight < cfg.poll.max_in_flight) {
+      ++in_flight;
+      co_return;
+    }
+    // Wait to be handed a slot: release() cancels our timer after counting us in.
+    slot_waiters.push_back(&t);
+    t.expires_at(steady_clock::time_point::max());
+    co_await t.async_wait(use_tuple);
+  }
+
+  void release_slot() {
+    if (!slot_waiters.empty()) {
+      auto* t = slot_waiters.front();
+      slot_waiters.pop_front();
+      t->cancel();  // the slot passes to that waiter; in_flight stays the same
+    } else {
+      --in_flight;
+    }
+  }
+
+  void on_call(const CallOutcome& o) {
+    metrics.on_call(o);
+    governor.on_outcome(steady_clock::now(), o.failure, o.rate_limit, std::nullopt);
+  }
+
+  void on_result(Tracked& t, Result<Job, ApiError>& r) {
+    auto now = system_clock::now();
+    std::vector<Alert> out;
+    const ApiError* err = r ? nullptr : &r.error();
+    auto api = policy.on_api_call(err, now);
+    out.insert(out.end(), api.begin(), api.end());
+    if (r) {
+      for (const auto& a : r->anomalies)
+        log->warn("job {}/{}: odd data from the API: {}", t.state.key.source.value,
+                  t.state.key.job.value, a);
+      auto events = observe_snapshot(t.state, std::move(r).value(), now);
+      for (const auto& e : events) {
+        std::ostringstream os;
+        os << e;
+        log->debug("job {}/{}: {}", t.state.key.source.value, t.state.key.job.value, os.str());
+      }
+      auto alerts = policy.on_snapshot(t.state, events, now);
+      out.insert(out.end(), alerts.begin(), alerts.end());
+    } else {
+      const ApiError& e = r.error();
+      bool first = t.state.consecutive_failures == 0;
+      observe_failure(t.state, e, now);
+      if (first)
+        log->warn("job {}/{}: poll failed: {}", t.state.key.source.value, t.state.key.job.value,
+                  e.describe());
+      auto alerts = policy.on_failure(t.state, e, now);
+      out.insert(out.end(), alerts.begin(), alerts.end());
+    }
+    emit(out);
+  }
+
+  awaitable<void> poll_loop(Tracked& t, std::size_t index, std::size_t count) {
+    ++running_pollers;
+    t.running = true;
+    // First polls are spread evenly over the first interval: no thundering herd at start.
+    auto offset = duration_cast<Millis>(t.interval * static_cast<double>(index) /
+                                        static_cast<double>(std::max<std::size_t>(count, 1)));
+    co_await sleep_until(t.timer, steady_clock::now() + offset);
+    unsigned attempt = 0;
+    while (!stopping) {
+      co_await acquire_slot(t.timer);
+      if (stopping) {
+        release_slot();
+        break;
+      }
+      auto slot = governor.reserve(steady_clock::now());
+      if (slot > steady_clock::now()) co_await sleep_until(t.timer, slot);
+      auto r = co_await client->get_job(t.state.key);
+      release_slot();
+      if (stopping) break;
+      std::optional<FailureReason> failure;
+      std::optional<Millis> retry_after;
+      if (!r) {
+        failure = r.error().reason;
+        retry_after = r.error().retry_after;
+      }
+      on_result(t, r);
+      Millis delay;
+      if (failure && is_retryable(*failure)) {
+        // Retries back off exponentially with full jitter, never slower than the interval.
+        delay = backoff_delay(1s, t.interval, attempt++, random01());
+        if (retry_after) delay = std::max(delay, *retry_after);
+      } else {
+        attempt = 0;
+        delay = jittered(t.interval, cfg.poll.jitter, random01());
+      }
+      co_await sleep_until(t.timer, steady_clock::now() + delay);
+    }
+    t.running = false;
+    if (--running_pollers == 0 && stopping) io.stop();
+  }
+
+  awaitable<void> ticker() {
+    asio::steady_timer t(io);
+    while (!stopping) {
+      emit(policy.tick(system_clock::now()));
+      co_await sleep_until(t, steady_clock::now() + 1s);
+    }
+  }
+
+  void handle_signals() {
+    signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        // Configuration reload comes with a later release; for now HUP reopens the alert
+        // file, which is what logrotate needs.
+        auto r = alert_log->reopen();
+        if (r)
+          log->info("SIGHUP: alert file reopened (configuration reload is not supported yet)");
+        else
+          log->error("SIGHUP: {}", r.error());
+        handle_signals();
+        return;
+      }
+      log->info("signal {}: stopping", sig);
+      shutdown();
+    });
+  }
+
+  void shutdown() {
+    if (stopping) return;
+    stopping = true;
+    if (server) server->stop();
+    for (auto& j : jobs)
+      j->timer.cancel();
+    signals.cancel();
+    if (running_pollers == 0) {
+      io.stop();
+      return;
+    }
+    // Polls in flight end within their own deadline; do not wait longer than that.
+    auto grace = std::make_shared<asio::steady_timer>(io, cfg.api.timeout + 1s);
+    grace->async_wait([this, grace](const boost::system::error_code&) { io.stop(); });
+  }
+
+  std::vector<const JobState*> states() const {
+    std::vector<const JobState*> v;
+    v.reserve(jobs.size());
+    for (const auto& j : jobs)
+      v.push_back(&j->state);
+    return v;
+  }
+
+  json::object job_json(const Tracked& t) const {
+    const JobState& s = t.state;
+    json::object o{{"source_id", s.key.source.value},
+                   {"job_id", s.key.job.value},
+                   {"polled", s.polled},
+                   {"up", s.up},
+                   {"interval_seconds", duration<double>(t.interval).count()}};
+    if (s.last) {
+      const Job& j = *s.last;
+      auto put = [&](std::string_view k, const auto& v) {
+        if (v) o[k] = *v;
+      };
+      put("name", j.name);
+      put("source_name", j.source_name);
+      put("type", j.type);
+      if (j.status)
+        o["status"] =
+            j.status == JobStatus::unknown ? j.status_raw : std::string(to_string(*j.status));
+      put("stopped", j.stopped);
+      put("task_num", j.task_num);
+      put("task_done", j.task_done);
+      if (j.task_num && j.task_done && *j.task_num > 0)
+        o["progress_ratio"] = static_cast<double>(*j.task_done) / static_cast<double>(*j.task_num);
+      put("src_db", j.src_db);
+      put("dst_project", j.dst_db);
+      if (j.create_time) o["create_time"] = rfc3339(*j.create_time);
+      put("eta", j.eta_raw);
+      if (!j.anomalies.empty()) {
+        json::array a;
+        for (const auto& x : j.anomalies)
+          a.emplace_back(x);
+        o["anomalies"] = std::move(a);
+      }
+    }
+    if (s.last_success) o["last_success"] = json_time(s.last_success);
+    if (s.last_progress) o["last_progress"] = json_time(s.last_progress);
+    if (s.failing_since) o["failing_since"] = json_time(s.failing_since);
+    o["consecutive_failures"] = s.consecutive_failures;
+    if (s.last_error) {
+      json::object e{{"reason", to_string(s.last_error->reason)},
+                     {"message", s.last_error->message}};
+      if (!s.last_error->code.empty()) e["code"] = s.last_error->code;
+      if (s.last_error->http_status) e["http_status"] = s.last_error->http_status;
+      if (!s.last_error->request_id.empty()) e["request_id"] = s.last_error->request_id;
+      o["last_error"] = std::move(e);
+    }
+    json::array firing;
+    for (const auto& n : policy.firing_for(s.key))
+      firing.emplace_back(n);
+    o["firing_alerts"] = std::move(firing);
+    return o;
+  }
+
+  ServerResponse handle(const ServerRequest& req) {
+    std::string_view path = req.target.substr(0, req.target.find('?'));
+    bool get = req.method == "GET" || req.method == "HEAD";
+    if (path == "/metrics" && get)
+      return {200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(states())};
+    if (path == "/-/healthy" && get) {
+      if (!stopping && running_pollers == jobs.size())
+        return {200, "text/plain; charset=utf-8", "mmsmon is healthy\n"};
+      return {503, "text/plain; charset=utf-8",
+              std::to_string(jobs.size() - running_pollers) + " pollers are not running\n"};
+    }
+    if (path == "/-/ready" && get) {
+      std::size_t waiting = 0;
+      for (const auto& j : jobs)
+        waiting += !j->state.polled;
+      if (waiting == 0) return {200, "text/plain; charset=utf-8", "mmsmon is ready\n"};
+      return {503, "text/plain; charset=utf-8",
+              std::to_string(waiting) + " of " + std::to_string(jobs.size()) +
+                  " jobs not polled yet\n"};
+    }
+    if (path == "/api/v1/jobs" && get) {
+      json::array arr;
+      for (const auto& j : jobs)
+        arr.push_back(job_json(*j));
+      return {200, "application/json", json::serialize(arr) + "\n"};
+    }
+    if (path == "/-/reload") {
+      if (req.method != "POST") return {405, "text/plain; charset=utf-8", "use POST\n"};
+      return {501, "text/plain; charset=utf-8", "configuration reload is not supported yet\n"};
+    }
+    if (path == "/" && get)
+      return {200, "text/html; charset=utf-8",
+              std::string("<!doctype html><html><head><title>mmsmon</title></head><body>"
+                          "<h1>mmsmon ") +
+                  kVersion + "</h1><p>Watching " + std::to_string(jobs.size()) +
+                  " MaxCompute Migration Service jobs.</p><ul>"
+                  "<li><a href=\"/metrics\">/metrics</a></li>"
+                  "<li><a href=\"/api/v1/jobs\">/api/v1/jobs</a></li>"
+                  "<li><a href=\"/-/healthy\">/-/healthy</a></li>"
+                  "<li><a href=\"/-/ready\">/-/ready</a></li></ul></body></html>\n"};
+    if (!get && req.method != "POST")
+      return {405, "text/plain; charset=utf-8", "method not allowed\n"};
+    return {404, "text/plain; charset=utf-8", "not found\n"};
+  }
+
+  int run() {
+    log = make_main_logger(cfg.log_level);
+    auto ep = parse_endpoint(api_base_url(cfg.api));
+    if (!ep) {
+      log->critical("{}", ep.error());
+      return 1;
+    }
+    HttpClientOptions hopt;
+    hopt.timeout = cfg.api.timeout;
+    hopt.ca_file = cfg.api.ca_file;
+    hopt.max_body = cfg.api.max_response_bytes;
+    hopt.max_idle = std::max(cfg.api.max_connections, cfg.poll.max_in_flight);
+    auto h = HttpClient::create(io.get_executor(), *ep, hopt);
+    if (!h) {
+      log->critical("{}", h.error());
+      return 1;
+    }
+    http = std::move(h).value();
+    MmsClient::Options mopt;
+    mopt.decode.utc_offset = cfg.api.utc_offset;
+    mopt.user_agent = std::string("mmsmon/") + kVersion;
+    std::string cred_source = creds.source;
+    client = std::make_unique<MmsClient>(*http, std::move(creds), mopt);
+    client->set_observer([this](const CallOutcome& o) { on_call(o); });
+
+    auto al = AlertLog::open(cfg.alerts, log);
+    if (!al) {
+      log->critical("{}", al.error());
+      return 1;
+    }
+    alert_log = std::move(al).value();
+
+    auto srv = HttpServer::create(io.get_executor(), cfg.listen,
+                                  [this](const ServerRequest& r) { return handle(r); });
+    if (!srv) {
+      log->critical("{}", srv.error());
+      return 1;
+    }
+    server = std::move(srv).value();
+    if (opt.port_file) {
+      std::ofstream pf(*opt.port_file);
+      pf << server->port() << '\n';
+    }
+
+    for (const auto& j : cfg.jobs)
+      jobs.push_back(std::make_unique<Tracked>(io.get_executor(), j.key,
+                                               j.interval.value_or(cfg.poll.interval)));
+    metrics.set_tracked_jobs(jobs.size());
+    metrics.set_config_reload(true, system_clock::now());
+
+    log->info(
+        "mmsmon {} watching {} jobs at {} (credentials from {}); metrics on http://{}:{}/metrics; "
+        "alerts to {}",
+        kVersion, jobs.size(), ep->url(), cred_source, cfg.listen.substr(0, cfg.listen.rfind(':')),
+        server->port(), cfg.alerts.file);
+    server->start();
+    handle_signals();
+    auto log_crash = [this](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log->critical("internal error in a poller: {}", ex.what());
+      }
+    };
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+      asio::co_spawn(io, poll_loop(*jobs[i], i, jobs.size()), log_crash);
+    asio::co_spawn(io, ticker(), log_crash);
+    io.run();
+    log->info("stopped");
+    return 0;
+  }
+};
+
+Daemon::Daemon(Config cfg, Credentials creds, DaemonOptions opt)
+    : impl_(std::make_unique<Impl>(std::move(cfg), std::move(creds), std::move(opt))) {}
+Daemon::~Daemon() = default;
+int Daemon::run() {
+  return impl_->run();
+}
+
+}  // namespace mmsmon

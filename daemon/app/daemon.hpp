@@ -1,0 +1,36 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/config.hpp"
+#include "core/credentials.hpp"
+
+namespace mmsmon {
+
+struct DaemonOptions {
+  std::string config_path;
+  /// Where to write the bound HTTP port once listening (tests, tooling). May be a FIFO.
+  std::optional<std::string> port_file;
+};
+
+/// The long-running daemon: one io_context, one coroutine per job, the HTTP server, the
+/// alert log and the metrics. Owns everything long-lived.
+class Daemon {
+ public:
+  Daemon(Config cfg, Credentials creds, DaemonOptions opt);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  /// Runs until SIGTERM or SIGINT; returns the process exit status.
+  int run();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mmsmon

@@ -1,0 +1,368 @@
+#include "core/alert_policy.hpp"
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <sstream>
+
+namespace mmsmon {
+namespace json = boost::json;
+using namespace std::chrono;
+
+std::string_view to_string(AlertState s) {
+  switch (s) {
+    case AlertState::firing:
+      return "firing";
+    case AlertState::resolved:
+      return "resolved";
+    case AlertState::event:
+      return "event";
+  }
+  return "?";
+}
+
+std::string_view to_string(Severity s) {
+  switch (s) {
+    case Severity::critical:
+      return "critical";
+    case Severity::warning:
+      return "warning";
+    case Severity::info:
+      return "info";
+  }
+  return "?";
+}
+
+std::string rfc3339(WallTime ts) {
+  auto ms = floor<milliseconds>(ts);
+  auto dp = floor<days>(ms);
+  year_month_day ymd{dp};
+  hh_mm_ss hms{ms - dp};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
+                static_cast<int>(hms.subseconds().count()));
+  return buf;
+}
+
+namespace {
+
+void put_fact(json::object& o, const Fact& f) {
+  std::visit([&](const auto& v) { o[f.key] = v; }, f.value);
+}
+
+std::string logfmt_value(std::string_view s) {
+  bool quote = s.empty();
+  for (char c : s)
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
+      quote = true;
+  if (!quote) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string format_alert_json(const Alert& a) {
+  json::object o;
+  o["ts"] = rfc3339(a.ts);
+  o["alert"] = a.name;
+  o["state"] = to_string(a.state);
+  o["severity"] = to_string(a.severity);
+  if (a.job) {
+    o["source_id"] = a.job->source.value;
+    o["job_id"] = a.job->job.value;
+  }
+  if (a.job_name) o["job_name"] = *a.job_name;
+  o["summary"] = a.summary;
+  for (const auto& f : a.facts)
+    put_fact(o, f);
+  return json::serialize(o);
+}
+
+std::string format_alert_logfmt(const Alert& a) {
+  std::string out = "ts=" + rfc3339(a.ts) + " alert=" + a.name +
+                    " state=" + std::string(to_string(a.state)) +
+                    " severity=" + std::string(to_string(a.severity));
+  if (a.job) {
+    out += " source_id=" + std::to_string(a.job->source.value);
+    out += " job_id=" + std::to_string(a.job->job.value);
+  }
+  if (a.job_name) out += " job_name=" + logfmt_value(*a.job_name);
+  out += " summary=" + logfmt_value(a.summary);
+  for (const auto& f : a.facts) {
+    out += ' ' + f.key + '=';
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::string>)
+            out += logfmt_value(v);
+          else if constexpr (std::is_same_v<T, bool>)
+            out += v ? "true" : "false";
+          else
+            out += json::serialize(json::value(v));
+        },
+        f.value);
+  }
+  return out;
+}
+
+std::ostream& operator<<(std::ostream& os, const Alert& a) {
+  return os << format_alert_logfmt(a);
+}
+
+namespace {
+
+std::string status_text(const std::optional<JobStatus>& s, const Job* j) {
+  if (!s) return "?";
+  if (*s == JobStatus::unknown && j) return j->status_raw;
+  return std::string(to_string(*s));
+}
+
+std::string who(const JobState& st) {
+  std::ostringstream os;
+  os << "Job ";
+  if (st.last && st.last->name) os << *st.last->name << ' ';
+  os << '(' << st.key << ')';
+  return os.str();
+}
+
+std::string tasks_text(const std::optional<std::int64_t>& done,
+                       const std::optional<std::int64_t>& num) {
+  return (done ? std::to_string(*done) : "?") + "/" + (num ? std::to_string(*num) : "?") + " tasks";
+}
+
+Alert job_alert(const JobState& st, std::string name, AlertState state, Severity sev,
+                WallTime now) {
+  Alert a;
+  a.name = std::move(name);
+  a.state = state;
+  a.severity = sev;
+  a.ts = now;
+  a.job = st.key;
+  if (st.last && st.last->name) a.job_name = *st.last->name;
+  return a;
+}
+
+void add_counts(Alert& a, const std::optional<std::int64_t>& done,
+                const std::optional<std::int64_t>& num) {
+  if (done) a.facts.push_back({"task_done", *done});
+  if (num) a.facts.push_back({"task_num", *num});
+}
+
+void add_error(Alert& a, const ApiError& e) {
+  a.facts.push_back({"reason", std::string(to_string(e.reason))});
+  if (!e.code.empty()) a.facts.push_back({"code", e.code});
+  if (e.http_status) a.facts.push_back({"http_status", static_cast<std::int64_t>(e.http_status)});
+  a.facts.push_back({"message", e.message});
+  if (!e.request_id.empty()) a.facts.push_back({"request_id", e.request_id});
+}
+
+}  // namespace
+
+void AlertPolicy::fire(std::vector<Alert>& out, Alert a) {
+  auto [it, inserted] = firing_.try_emplace(CondKey{a.name, a.job}, Condition{a.ts});
+  if (inserted) out.push_back(std::move(a));
+}
+
+void AlertPolicy::resolve(std::vector<Alert>& out, Alert a) {
+  auto it = firing_.find(CondKey{a.name, a.job});
+  if (it == firing_.end()) return;
+  a.facts.push_back({"firing_seconds", duration<double>(a.ts - it->second.since).count()});
+  firing_.erase(it);
+  out.push_back(std::move(a));
+}
+
+bool AlertPolicy::is_firing(std::string_view alert, std::optional<JobKey> job) const {
+  return firing_.count(CondKey{std::string(alert), job}) > 0;
+}
+
+std::vector<std::string> AlertPolicy::firing_for(const JobKey& job) const {
+  std::vector<std::string> out;
+  for (const auto& [k, c] : firing_)
+    if (k.second == job) out.push_back(k.first);
+  return out;
+}
+
+std::vector<Alert> AlertPolicy::on_snapshot(const JobState& st, const std::vector<JobEvent>& events,
+                                            WallTime now) {
+  std::vector<Alert> out;
+  const Job* j = st.last ? &*st.last : nullptr;
+  for (const auto& e : events) {
+    if (e.kind == JobEventKind::transition && e.to) {
+      std::string from = status_text(e.from, nullptr), to = status_text(e.to, j);
+      auto transition_facts = [&](Alert& a) {
+        a.facts.push_back({"from", from});
+        a.facts.push_back({"to", to});
+        add_counts(a, e.task_done, e.task_num);
+      };
+      if (*e.to == JobStatus::doing) {
+        auto a = job_alert(st, "JobStarted", AlertState::event, Severity::info, now);
+        a.summary = who(st) +
+                    (e.from == JobStatus::init ? " started" : " is running again after " + from) +
+                    ": " + tasks_text(e.task_done, e.task_num) + " done.";
+        transition_facts(a);
+        out.push_back(std::move(a));
+      } else if (*e.to == JobStatus::done) {
+        auto a = job_alert(st, "JobSucceeded", AlertState::event, Severity::info, now);
+        a.summary = who(st) + " succeeded: " + tasks_text(e.task_done, e.task_num) + " done.";
+        transition_facts(a);
+        out.push_back(std::move(a));
+      } else if (*e.to == JobStatus::failed) {
+        auto a = job_alert(st, "JobFailed", AlertState::event, Severity::critical, now);
+        a.summary = who(st) + " failed with " + tasks_text(e.task_done, e.task_num) + " done.";
+        transition_facts(a);
+        out.push_back(std::move(a));
+      }
+    } else if (e.kind == JobEventKind::stopped || e.kind == JobEventKind::resumed) {
+      bool stop = e.kind == JobEventKind::stopped;
+      auto a = job_alert(st, stop ? "JobStopped" : "JobResumed", AlertState::event,
+                         stop ? Severity::warning : Severity::info, now);
+      a.summary = who(st) + (stop ? " was stopped by a user at " : " was resumed at ") +
+                  tasks_text(e.task_done, e.task_num) + " done.";
+      a.facts.push_back({"status", status_text(e.to, j)});
+      add_counts(a, e.task_done, e.task_num);
+      out.push_back(std::move(a));
+    } else if (e.kind == JobEventKind::regressed) {
+      auto a = job_alert(st, "JobRegressed", AlertState::event, Severity::warning, now);
+      std::ostringstream os;
+      os << who(st) << " went backwards: ";
+      auto n = [](const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : "?"; };
+      if (e.task_num != e.prev_task_num)
+        os << "taskNum " << n(e.prev_task_num) << " -> " << n(e.task_num);
+      if (e.task_done < e.prev_task_done) {
+        if (e.task_num != e.prev_task_num) os << ", ";
+        os << "taskDone " << n(e.prev_task_done) << " -> " << n(e.task_done);
+      }
+      os << '.';
+      a.summary = os.str();
+      if (e.prev_task_done) a.facts.push_back({"prev_task_done", *e.prev_task_done});
+      if (e.prev_task_num) a.facts.push_back({"prev_task_num", *e.prev_task_num});
+      add_counts(a, e.task_done, e.task_num);
+      out.push_back(std::move(a));
+    }
+  }
+  auto nf = job_alert(st, "JobNotFound", AlertState::resolved, Severity::warning, now);
+  nf.summary = who(st) + " exists again.";
+  resolve(out, std::move(nf));
+  auto un = job_alert(st, "JobUnreachable", AlertState::resolved, Severity::warning, now);
+  un.summary = "Polls of " + who(st) + " succeed again.";
+  resolve(out, std::move(un));
+  return out;
+}
+
+std::vector<Alert> AlertPolicy::on_failure(const JobState& st, const ApiError& e, WallTime now) {
+  std::vector<Alert> out;
+  if (e.reason == FailureReason::not_found) {
+    auto a = job_alert(st, "JobNotFound", AlertState::firing, Severity::warning, now);
+    std::ostringstream os;
+    os << "The MMS API says job " << st.key << " does not exist.";
+    a.summary = os.str();
+    add_error(a, e);
+    fire(out, std::move(a));
+    return out;
+  }
+  // Credentials are an API-wide problem (ApiAuthFailed), not one of this job.
+  if (e.reason == FailureReason::auth) return out;
+  if (st.failing_since && now - *st.failing_since >= t_.unreachable_after) {
+    auto a = job_alert(st, "JobUnreachable", AlertState::firing, Severity::warning, now);
+    a.summary = "Polls of " + who(st) + " have failed for " +
+                format_duration(duration_cast<Millis>(now - *st.failing_since)) + " (" +
+                std::string(to_string(e.reason)) + ": " + e.message + ").";
+    a.facts.push_back({"failures", static_cast<std::int64_t>(st.consecutive_failures)});
+    add_error(a, e);
+    fire(out, std::move(a));
+  }
+  return out;
+}
+
+std::vector<Alert> AlertPolicy::on_api_call(const ApiError* err, WallTime now) {
+  std::vector<Alert> out;
+  auto api_alert = [&](std::string name, AlertState state, Severity sev) {
+    Alert a;
+    a.name = std::move(name);
+    a.state = state;
+    a.severity = sev;
+    a.ts = now;
+    return a;
+  };
+  if (err && err->reason == FailureReason::auth) {
+    auto a = api_alert("ApiAuthFailed", AlertState::firing, Severity::critical);
+    a.summary =
+        "The MMS API rejects mmsmon's credentials or permissions (" +
+        (err->code.empty() ? std::string("HTTP ") + std::to_string(err->http_status) : err->code) +
+        ").";
+    add_error(a, *err);
+    fire(out, std::move(a));
+  } else if (err == nullptr || err->reason != FailureReason::auth) {
+    // Any answer that is not an auth failure shows the credentials work again... unless
+    // the call never reached the API (network, timeout, TLS).
+    bool reached = err == nullptr || err->http_status != 0;
+    if (reached) {
+      auto a = api_alert("ApiAuthFailed", AlertState::resolved, Severity::critical);
+      a.summary = "The MMS API accepts mmsmon's credentials again.";
+      resolve(out, std::move(a));
+    }
+  }
+  if (err && err->reason == FailureReason::throttled) {
+    if (!throttle_first_ || (throttle_last_ && now - *throttle_last_ > t_.throttled_after))
+      throttle_first_ = now;
+    throttle_last_ = now;
+    if (now - *throttle_first_ >= t_.throttled_after) {
+      auto a = api_alert("ApiThrottled", AlertState::firing, Severity::warning);
+      a.summary = "The MMS API has been throttling mmsmon for " +
+                  format_duration(duration_cast<Millis>(now - *throttle_first_)) +
+                  "; polling is slowed down.";
+      add_error(a, *err);
+      if (err->retry_after)
+        a.facts.push_back({"retry_after_seconds", duration<double>(*err->retry_after).count()});
+      fire(out, std::move(a));
+    }
+  }
+  auto more = tick(now);
+  out.insert(out.end(), more.begin(), more.end());
+  return out;
+}
+
+std::vector<Alert> AlertPolicy::tick(WallTime now) {
+  std::vector<Alert> out;
+  if (throttle_last_ && now - *throttle_last_ >= t_.throttled_after &&
+      (t_.throttled_after > Millis{0} || now > *throttle_last_)) {
+    Alert a;
+    a.name = "ApiThrottled";
+    a.state = AlertState::resolved;
+    a.severity = Severity::warning;
+    a.ts = now;
+    a.summary = "The MMS API no longer throttles mmsmon.";
+    resolve(out, std::move(a));
+    throttle_first_.reset();
+    throttle_last_.reset();
+  }
+  return out;
+}
+
+std::vector<Alert> AlertPolicy::on_untracked(const JobState& st, WallTime now) {
+  std::vector<Alert> out;
+  for (const auto& name : firing_for(st.key)) {
+    auto a = job_alert(st, name, AlertState::resolved, Severity::warning, now);
+    a.summary = who(st) + " is no longer tracked.";
+    a.facts.push_back({"reason", std::string("untracked")});
+    resolve(out, std::move(a));
+  }
+  return out;
+}
+
+}  // namespace mmsmon

@@ -1,0 +1,89 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/api.hpp"
+#include "core/duration.hpp"
+#include "core/job_state.hpp"
+
+namespace mmsmon {
+
+enum class AlertState { firing, resolved, event };
+enum class Severity { critical, warning, info };
+std::string_view to_string(AlertState s);
+std::string_view to_string(Severity s);
+
+/// One fact behind an alert (`from`, `task_done`, `reason`, ...).
+struct Fact {
+  std::string key;
+  std::variant<std::string, std::int64_t, double, bool> value;
+};
+
+/// One alert line.
+struct Alert {
+  std::string name;  ///< `JobStarted`, `ApiAuthFailed`, ... (fixed by design.md)
+  AlertState state = AlertState::event;
+  Severity severity = Severity::info;
+  WallTime ts;
+  std::optional<JobKey> job;  ///< empty for API-wide alerts
+  std::optional<std::string> job_name;
+  std::string summary;  ///< one human sentence
+  std::vector<Fact> facts;
+};
+std::ostream& operator<<(std::ostream& os, const Alert& a);
+
+/// Formats `ts` as RFC 3339 UTC with milliseconds (`2026-11-25T09:30:00.123Z`).
+std::string rfc3339(WallTime ts);
+/// The alert as one JSON object (no newline).
+std::string format_alert_json(const Alert& a);
+/// The alert as one logfmt line (no newline).
+std::string format_alert_logfmt(const Alert& a);
+
+struct AlertThresholds {
+  Millis unreachable_after{5 * 60 * 1000};  ///< JobUnreachable after failing this long
+  Millis throttled_after{60 * 1000};        ///< ApiThrottled after throttling this long;
+                                            ///< resolved after as long without throttling
+};
+
+/// Turns job events and poll/API outcomes into alerts, and keeps the firing/resolved
+/// lifecycle of condition alerts: each firing alert is said once and resolved once. Pure.
+class AlertPolicy {
+ public:
+  explicit AlertPolicy(AlertThresholds t = {}) : t_(t) {}
+
+  /// A successful poll with the events it produced; resolves the job's poll conditions.
+  std::vector<Alert> on_snapshot(const JobState& st, const std::vector<JobEvent>& events,
+                                 WallTime now);
+  /// A failed poll of one job (`st` already includes it).
+  std::vector<Alert> on_failure(const JobState& st, const ApiError& e, WallTime now);
+  /// Any API call's outcome (`err` when it failed): API-wide conditions.
+  std::vector<Alert> on_api_call(const ApiError* err, WallTime now);
+  /// Time passing with no call: resolves ApiThrottled after a quiet period.
+  std::vector<Alert> tick(WallTime now);
+  /// A job is no longer tracked: its firing alerts are resolved.
+  std::vector<Alert> on_untracked(const JobState& st, WallTime now);
+
+  bool is_firing(std::string_view alert, std::optional<JobKey> job) const;
+  /// Names of the alerts firing for `job` (for /api/v1/jobs).
+  std::vector<std::string> firing_for(const JobKey& job) const;
+
+ private:
+  using CondKey = std::pair<std::string, std::optional<JobKey>>;
+  struct Condition {
+    WallTime since;
+  };
+  void fire(std::vector<Alert>& out, Alert a);
+  void resolve(std::vector<Alert>& out, Alert a);
+
+  AlertThresholds t_;
+  std::map<CondKey, Condition, std::less<>> firing_;
+  std::optional<WallTime> throttle_first_, throttle_last_;
+};
+
+}  // namespace mmsmon

@@ -1,0 +1,43 @@
+#include "core/pacing.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace mmsmon {
+
+Millis backoff_delay(Millis base, Millis cap, unsigned attempt, double random01) {
+  double ceiling = static_cast<double>(base.count()) * std::pow(2.0, std::min(attempt, 30u));
+  ceiling = std::min(ceiling, static_cast<double>(cap.count()));
+  return Millis{static_cast<Millis::rep>(ceiling * std::clamp(random01, 0.0, 1.0))};
+}
+
+Millis jittered(Millis interval, double jitter, double random01) {
+  double f = 1.0 + jitter * (2.0 * std::clamp(random01, 0.0, 1.0) - 1.0);
+  return Millis{static_cast<Millis::rep>(static_cast<double>(interval.count()) * f)};
+}
+
+SteadyTime ThrottleGovernor::reserve(SteadyTime now) {
+  SteadyTime t = std::max({now, paused_until_, next_slot_});
+  next_slot_ = t + gap_;
+  return t;
+}
+
+void ThrottleGovernor::on_outcome(SteadyTime now, std::optional<FailureReason> failure,
+                                  const std::optional<RateLimit>& rl,
+                                  std::optional<Millis> retry_after) {
+  bool throttled = failure == FailureReason::throttled;
+  bool exhausted = rl && rl->remain && *rl->remain <= 0;
+  if (throttled || exhausted) {
+    Millis pause =
+        retry_after ? *retry_after : (rl && rl->time_left ? *rl->time_left : o_.default_pause);
+    paused_until_ = std::max(paused_until_, now + pause);
+    if (throttled) gap_ = std::clamp(gap_ * 2, o_.min_gap, o_.max_gap);
+  } else if (!failure || *failure != FailureReason::throttled) {
+    // Recover slowly (an eighth per clean answer) so that a limit per second is not hit
+    // again at once.
+    gap_ -= std::max(gap_ / 8, Millis{1});
+    if (gap_ < o_.min_gap) gap_ = Millis{0};
+  }
+}
+
+}  // namespace mmsmon

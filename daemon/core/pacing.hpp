@@ -1,0 +1,50 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+
+#include "core/api.hpp"
+#include "core/duration.hpp"
+
+namespace mmsmon {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+/// Exponential backoff with full jitter: a uniform delay in [0, min(cap, base * 2^attempt)].
+/// `random01` is a uniform draw from [0, 1) (a parameter, so this stays pure).
+Millis backoff_delay(Millis base, Millis cap, unsigned attempt, double random01);
+
+/// The next regular poll: `interval` scaled by a uniform factor in [1 - jitter, 1 + jitter].
+Millis jittered(Millis interval, double jitter, double random01);
+
+/// Paces every request to the API together. When the API throttles (or says no quota
+/// remains), it pauses all requests until `TimeLeft` has passed and spreads the following
+/// ones out, doubling the gap on each further throttle and narrowing it by an eighth after
+/// each clean answer. Pure: time is a parameter.
+class ThrottleGovernor {
+ public:
+  struct Options {
+    Millis min_gap{50};           ///< the gap after a first throttle
+    Millis max_gap{10'000};       ///< the widest gap between two requests
+    Millis default_pause{1'000};  ///< pause when the API gives no TimeLeft
+  };
+  ThrottleGovernor() : ThrottleGovernor(Options{}) {}
+  explicit ThrottleGovernor(Options o) : o_(o) {}
+
+  /// When the next request may start; reserves that slot (call once per request).
+  SteadyTime reserve(SteadyTime now);
+  /// Feeds back a finished call: `failure` as classified, `rate_limit` from its headers.
+  void on_outcome(SteadyTime now, std::optional<FailureReason> failure,
+                  const std::optional<RateLimit>& rate_limit, std::optional<Millis> retry_after);
+
+  Millis gap() const { return gap_; }
+  bool throttling() const { return gap_ > Millis{0}; }
+
+ private:
+  Options o_;
+  Millis gap_{0};
+  SteadyTime paused_until_{};
+  SteadyTime next_slot_{};
+};
+
+}  // namespace mmsmon

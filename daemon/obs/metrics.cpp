@@ -1,0 +1,354 @@
+#include "obs/metrics.hpp"
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include "version.hpp"
+
+namespace mmsmon {
+namespace pm = prometheus;
+
+namespace {
+
+void append_int(std::string& out, std::int64_t v) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, p);
+}
+
+void append_double(std::string& out, double v) {
+  char buf[32];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, p);
+}
+
+void append_label_value(std::string& out, std::string_view v) {
+  for (char c : v) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+}
+
+double seconds(WallTime t) {
+  return static_cast<double>(
+             std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count()) /
+         1000.0;
+}
+
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+/// `name{source_id="1",job_id="2"` — the caller closes the brace or adds labels.
+void series_start(std::string& out, std::string_view name, const JobKey& k) {
+  out += name;
+  out += "{source_id=\"";
+  append_int(out, k.source.value);
+  out += "\",job_id=\"";
+  append_int(out, k.job.value);
+  out += '"';
+}
+
+template <class Value>
+void family(std::string& out, const std::vector<const JobState*>& jobs, std::string_view name,
+            std::string_view type, std::string_view help, Value value) {
+  bool any = false;
+  for (const JobState* s : jobs) {
+    std::optional<double> v = value(*s);
+    if (!v) continue;
+    if (!any) header(out, name, type, help);
+    any = true;
+    series_start(out, name, s->key);
+    out += "} ";
+    append_double(out, *v);
+    out += '\n';
+  }
+}
+
+std::optional<double> opt(const std::optional<std::int64_t>& v) {
+  if (!v) return std::nullopt;
+  return static_cast<double>(*v);
+}
+
+constexpr std::string_view kStatuses[] = {"INIT", "DOING", "DONE", "FAILED"};
+
+}  // namespace
+
+void render_job_metrics(std::string& out, const std::vector<const JobState*>& jobs) {
+  out.reserve(out.size() + jobs.size() * 1600);
+  bool any = false;
+  for (const JobState* s : jobs) {
+    if (!s->last) continue;
+    const Job& j = *s->last;
+    if (!any)
+      header(out, "mms_job_info", "gauge", "Descriptive labels of a migration job; always 1.");
+    any = true;
+    series_start(out, "mms_job_info", s->key);
+    auto label = [&](std::string_view n, const std::optional<std::string>& v) {
+      out += ',';
+      out += n;
+      out += "=\"";
+      if (v) append_label_value(out, *v);
+      out += '"';
+    };
+    label("name", j.name);
+    label("source_name", j.source_name);
+    label("type", j.type);
+    label("src_db", j.src_db);
+    label("src_schema", j.src_schema);
+    label("dst_project", j.dst_db);
+    label("dst_schema", j.dst_schema);
+    out += "} 1\n";
+  }
+  any = false;
+  for (const JobState* s : jobs) {
+    if (!s->last || !s->last->status) continue;
+    if (!any)
+      header(out, "mms_job_status", "gauge",
+             "Status of a migration job as a state set: 1 for the current status.");
+    any = true;
+    auto cur = status_index(*s->last->status);
+    for (std::size_t i = 0; i < 4; ++i) {
+      series_start(out, "mms_job_status", s->key);
+      out += ",status=\"";
+      out += kStatuses[i];
+      out += "\"} ";
+      out += (cur && *cur == i) ? '1' : '0';
+      out += '\n';
+    }
+  }
+  family(out, jobs, "mms_job_stopped", "gauge", "1 when the job was stopped by a user.",
+         [](const JobState& s) -> std::optional<double> {
+           if (!s.last || !s.last->stopped) return std::nullopt;
+           return *s.last->stopped ? 1.0 : 0.0;
+         });
+  family(out, jobs, "mms_job_tasks", "gauge", "Tasks in the job (taskNum).",
+         [](const JobState& s) { return s.last ? opt(s.last->task_num) : std::nullopt; });
+  family(out, jobs, "mms_job_tasks_done", "gauge", "Tasks finished (taskDone).",
+         [](const JobState& s) { return s.last ? opt(s.last->task_done) : std::nullopt; });
+  family(out, jobs, "mms_job_progress_ratio", "gauge", "taskDone / taskNum.",
+         [](const JobState& s) -> std::optional<double> {
+           if (!s.last || !s.last->task_num || !s.last->task_done || *s.last->task_num <= 0)
+             return std::nullopt;
+           return static_cast<double>(*s.last->task_done) / static_cast<double>(*s.last->task_num);
+         });
+  family(out, jobs, "mms_job_created_timestamp_seconds", "gauge",
+         "When the job was created (createTime), in seconds since the epoch.",
+         [](const JobState& s) -> std::optional<double> {
+           if (!s.last || !s.last->create_time) return std::nullopt;
+           return seconds(*s.last->create_time);
+         });
+  family(out, jobs, "mms_job_eta_timestamp_seconds", "gauge",
+         "The desired completion time of the job (end of its eta day), in seconds since the epoch.",
+         [](const JobState& s) -> std::optional<double> {
+           if (!s.last || !s.last->eta) return std::nullopt;
+           return seconds(*s.last->eta);
+         });
+  family(out, jobs, "mms_job_last_progress_timestamp_seconds", "gauge",
+         "When taskDone was last seen to increase (or first seen), in seconds since the epoch.",
+         [](const JobState& s) -> std::optional<double> {
+           if (!s.last_progress) return std::nullopt;
+           return seconds(*s.last_progress);
+         });
+  any = false;
+  for (const JobState* s : jobs) {
+    if (!s->last) continue;
+    if (!any)
+      header(out, "mms_job_transitions_total", "counter",
+             "Status transitions observed, by new status.");
+    any = true;
+    for (std::size_t i = 0; i < 4; ++i) {
+      series_start(out, "mms_job_transitions_total", s->key);
+      out += ",to=\"";
+      out += kStatuses[i];
+      out += "\"} ";
+      append_int(out, static_cast<std::int64_t>(s->transitions[i]));
+      out += '\n';
+    }
+  }
+  family(out, jobs, "mms_job_up", "gauge", "1 when the last poll of the job succeeded.",
+         [](const JobState& s) -> std::optional<double> {
+           if (!s.polled) return std::nullopt;
+           return s.up ? 1.0 : 0.0;
+         });
+  family(out, jobs, "mms_job_last_success_timestamp_seconds", "gauge",
+         "When the job was last polled successfully, in seconds since the epoch.",
+         [](const JobState& s) -> std::optional<double> {
+           if (!s.last_success) return std::nullopt;
+           return seconds(*s.last_success);
+         });
+}
+
+void render_process_metrics(std::string& out) {
+  long ticks = sysconf(_SC_CLK_TCK);
+  long page = sysconf(_SC_PAGESIZE);
+  std::ifstream stat("/proc/self/stat");
+  std::string line;
+  std::getline(stat, line);
+  auto close = line.rfind(')');
+  if (close == std::string::npos || ticks <= 0) return;
+  std::istringstream is(line.substr(close + 2));
+  std::vector<std::string> f;
+  for (std::string x; is >> x;)
+    f.push_back(x);
+  // Fields after the command, 0-based from field 3 (state): utime 11, stime 12,
+  // starttime 19, vsize 20, rss 21.
+  if (f.size() < 22) return;
+  double cpu = (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(ticks);
+  double start_ticks = std::stod(f[19]);
+  double vsize = std::stod(f[20]);
+  double rss = std::stod(f[21]) * static_cast<double>(page);
+  double boot = 0;
+  std::ifstream ps("/proc/stat");
+  for (std::string l; std::getline(ps, l);)
+    if (l.starts_with("btime ")) boot = std::stod(l.substr(6));
+  std::size_t fds = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (auto* e = readdir(d))
+      if (e->d_name[0] != '.') ++fds;
+    closedir(d);
+    if (fds) --fds;  // the descriptor opendir itself holds
+  }
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  auto one = [&](std::string_view name, std::string_view type, std::string_view help, double v) {
+    header(out, name, type, help);
+    out += name;
+    out += ' ';
+    append_double(out, v);
+    out += '\n';
+  };
+  one("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+      cpu);
+  one("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", rss);
+  one("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", vsize);
+  one("process_open_fds", "gauge", "Number of open file descriptors.", static_cast<double>(fds));
+  one("process_max_fds", "gauge", "Maximum number of open file descriptors.",
+      static_cast<double>(rl.rlim_cur));
+  one("process_start_time_seconds", "gauge",
+      "Start time of the process since unix epoch in seconds.",
+      boot + start_ticks / static_cast<double>(ticks));
+}
+
+struct Metrics::Impl {
+  std::shared_ptr<pm::Registry> registry = std::make_shared<pm::Registry>();
+  pm::Family<pm::Counter>& requests = pm::BuildCounter()
+                                          .Name("mmsmon_api_requests_total")
+                                          .Help("Requests sent to the MMS API, by action.")
+                                          .Register(*registry);
+  pm::Family<pm::Counter>& failures =
+      pm::BuildCounter()
+          .Name("mmsmon_api_request_failures_total")
+          .Help("Failed requests to the MMS API, by action and reason.")
+          .Register(*registry);
+  pm::Family<pm::Histogram>& durations =
+      pm::BuildHistogram()
+          .Name("mmsmon_api_request_duration_seconds")
+          .Help("Duration of requests to the MMS API, by action.")
+          .Register(*registry);
+  pm::Family<pm::Gauge>& tracked =
+      pm::BuildGauge().Name("mmsmon_tracked_jobs").Help("Jobs being watched.").Register(*registry);
+  pm::Family<pm::Counter>& alerts = pm::BuildCounter()
+                                        .Name("mmsmon_alerts_total")
+                                        .Help("Alert lines written, by alert and severity.")
+                                        .Register(*registry);
+  pm::Family<pm::Gauge>& reload_ok = pm::BuildGauge()
+                                         .Name("mmsmon_config_last_reload_successful")
+                                         .Help("1 when the last configuration load succeeded.")
+                                         .Register(*registry);
+  pm::Family<pm::Gauge>& reload_ts =
+      pm::BuildGauge()
+          .Name("mmsmon_config_last_reload_success_timestamp_seconds")
+          .Help("When the configuration was last loaded successfully.")
+          .Register(*registry);
+  pm::Family<pm::Gauge>& build = pm::BuildGauge()
+                                     .Name("mmsmon_build_info")
+                                     .Help("mmsmon build information; always 1.")
+                                     .Register(*registry);
+  pm::Gauge& tracked_jobs = tracked.Add({});
+  pm::Gauge& reload_ok_g = reload_ok.Add({});
+  pm::Gauge& reload_ts_g = reload_ts.Add({});
+
+  struct PerAction {
+    pm::Counter* requests;
+    pm::Histogram* duration;
+  };
+  std::map<std::string, PerAction, std::less<>> actions;
+
+  PerAction& action(std::string_view a) {
+    auto it = actions.find(a);
+    if (it != actions.end()) return it->second;
+    std::string name(a);
+    PerAction p{
+        &requests.Add({{"action", name}}),
+        &durations.Add({{"action", name}}, pm::Histogram::BucketBoundaries{
+                                               0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})};
+    return actions.emplace(name, p).first->second;
+  }
+};
+
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
+  impl_->build.Add({{"version", kVersion}, {"revision", kRevision}, {"compiler", kCompiler}})
+      .Set(1);
+}
+Metrics::~Metrics() = default;
+
+void Metrics::on_call(const CallOutcome& o) {
+  auto& a = impl_->action(o.action);
+  a.requests->Increment();
+  a.duration->Observe(o.duration.count());
+  if (o.failure)
+    impl_->failures.Add({{"action", o.action}, {"reason", std::string(to_string(*o.failure))}})
+        .Increment();
+}
+
+void Metrics::on_alert(const Alert& a) {
+  impl_->alerts.Add({{"alert", a.name}, {"severity", std::string(to_string(a.severity))}})
+      .Increment();
+}
+
+void Metrics::set_tracked_jobs(std::size_t n) {
+  impl_->tracked_jobs.Set(static_cast<double>(n));
+}
+
+void Metrics::set_config_reload(bool ok, WallTime when) {
+  impl_->reload_ok_g.Set(ok ? 1 : 0);
+  if (ok) impl_->reload_ts_g.Set(seconds(when));
+}
+
+std::string Metrics::render(const std::vector<const JobState*>& jobs) const {
+  std::string out;
+  render_job_metrics(out, jobs);
+  std::ostringstream os;
+  pm::TextSerializer().Serialize(os, impl_->registry->Collect());
+  out += os.str();
+  render_process_metrics(out);
+  return out;
+}
+
+}  // namespace mmsmon
