@@ -11,6 +11,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -28,8 +29,12 @@ void append_int(std::string& out, std::int64_t v) {
 }
 
 void append_double(std::string& out, double v) {
-  char buf[32];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  // Shortest round-trip text; fixed notation for the usual range so that timestamps read
+  // as 1764062673.123 rather than 1.764062673123e+09.
+  char buf[400];
+  bool fixed = std::abs(v) < 1e15 && (v == 0 || std::abs(v) >= 1e-6);
+  auto [p, ec] = fixed ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                       : std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, p);
 }
 

@@ -1,0 +1,184 @@
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+
+#include "core/alert_policy.hpp"
+
+using namespace mmsmon;
+using namespace std::chrono_literals;
+
+namespace {
+
+const JobKey kKey{SourceId{2}, JobId{10}};
+const WallTime t0 = WallTime{} + std::chrono::hours(24 * 20000);
+
+Job snap(JobStatus s, std::int64_t done, std::int64_t num, bool stopped = false) {
+  Job j;
+  j.key = kKey;
+  j.name = "migrate_sales";
+  j.status = s;
+  j.task_done = done;
+  j.task_num = num;
+  j.stopped = stopped;
+  return j;
+}
+
+ApiError err(FailureReason r, unsigned status = 0, std::string code = "") {
+  ApiError e;
+  e.reason = r;
+  e.http_status = status;
+  e.code = std::move(code);
+  e.message = "m";
+  return e;
+}
+
+std::vector<std::string> names(const std::vector<Alert>& v) {
+  std::vector<std::string> out;
+  for (const auto& a : v)
+    out.push_back(a.name + ":" + std::string(to_string(a.state)));
+  return out;
+}
+
+struct Fixture {
+  JobState st;
+  AlertPolicy policy{AlertThresholds{60s, 10s}};
+  Fixture() { st.key = kKey; }
+  std::vector<Alert> ok(Job j, WallTime t) {
+    auto ev = observe_snapshot(st, std::move(j), t);
+    return policy.on_snapshot(st, ev, t);
+  }
+  std::vector<Alert> fail(const ApiError& e, WallTime t) {
+    observe_failure(st, e, t);
+    return policy.on_failure(st, e, t);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("event alerts for each transition") {
+  Fixture f;
+  CHECK(f.ok(snap(JobStatus::init, 0, 10), t0).empty());
+  auto a = f.ok(snap(JobStatus::doing, 0, 10), t0 + 1s);
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].name == "JobStarted");
+  CHECK(a[0].state == AlertState::event);
+  CHECK(a[0].severity == Severity::info);
+  CHECK(a[0].job_name == "migrate_sales");
+  CHECK(a[0].summary == "Job migrate_sales (2/10) started: 0/10 tasks done.");
+  CHECK(names(f.ok(snap(JobStatus::doing, 5, 10, true), t0 + 2s)) ==
+        std::vector<std::string>{"JobStopped:event"});
+  CHECK(names(f.ok(snap(JobStatus::doing, 5, 10, false), t0 + 3s)) ==
+        std::vector<std::string>{"JobResumed:event"});
+  CHECK(names(f.ok(snap(JobStatus::doing, 3, 10), t0 + 4s)) ==
+        std::vector<std::string>{"JobRegressed:event"});
+  auto failed = f.ok(snap(JobStatus::failed, 3, 10), t0 + 5s);
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0].name == "JobFailed");
+  CHECK(failed[0].severity == Severity::critical);
+  auto retry = f.ok(snap(JobStatus::doing, 3, 10), t0 + 6s);
+  REQUIRE(retry.size() == 1);
+  CHECK(retry[0].name == "JobStarted");
+  CHECK(retry[0].summary.find("running again after FAILED") != std::string::npos);
+  auto done = f.ok(snap(JobStatus::done, 10, 10), t0 + 7s);
+  CHECK(names(done) == std::vector<std::string>{"JobSucceeded:event"});
+}
+
+TEST_CASE("JobNotFound fires once and resolves once") {
+  Fixture f;
+  auto e = err(FailureReason::not_found, 404, "MmsJobNotFound");
+  CHECK(names(f.fail(e, t0)) == std::vector<std::string>{"JobNotFound:firing"});
+  CHECK(f.fail(e, t0 + 1s).empty());
+  CHECK(f.policy.is_firing("JobNotFound", kKey));
+  auto r = f.ok(snap(JobStatus::doing, 1, 10), t0 + 2s);
+  CHECK(names(r) == std::vector<std::string>{"JobNotFound:resolved"});
+  CHECK(f.ok(snap(JobStatus::doing, 1, 10), t0 + 3s).empty());
+}
+
+TEST_CASE("JobUnreachable only after the threshold, not for auth") {
+  Fixture f;
+  auto e = err(FailureReason::timeout);
+  CHECK(f.fail(e, t0).empty());
+  CHECK(f.fail(e, t0 + 59s).empty());
+  auto a = f.fail(e, t0 + 60s);
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].name == "JobUnreachable");
+  CHECK(a[0].summary.find("have failed for 1m") != std::string::npos);
+  CHECK(f.fail(e, t0 + 90s).empty());
+  CHECK(names(f.ok(snap(JobStatus::doing, 1, 10), t0 + 100s)) ==
+        std::vector<std::string>{"JobUnreachable:resolved"});
+  Fixture g;
+  CHECK(g.fail(err(FailureReason::auth, 400), t0).empty());
+  CHECK(g.fail(err(FailureReason::auth, 400), t0 + 120s).empty());
+}
+
+TEST_CASE("ApiAuthFailed fires on the first auth failure, resolves on the next answer") {
+  AlertPolicy p;
+  auto e = err(FailureReason::auth, 400, "SignatureDoesNotMatch");
+  auto a = p.on_api_call(&e, t0);
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].name == "ApiAuthFailed");
+  CHECK(a[0].severity == Severity::critical);
+  CHECK_FALSE(a[0].job);
+  CHECK(p.on_api_call(&e, t0 + 1s).empty());
+  auto net = err(FailureReason::network);
+  CHECK(p.on_api_call(&net, t0 + 2s).empty());  // never reached the API: proves nothing
+  auto r = p.on_api_call(nullptr, t0 + 3s);
+  CHECK(names(r) == std::vector<std::string>{"ApiAuthFailed:resolved"});
+}
+
+TEST_CASE("ApiThrottled needs sustained throttling and resolves after a quiet period") {
+  AlertPolicy p{AlertThresholds{60s, 10s}};
+  auto e = err(FailureReason::throttled, 400, "Throttling.User");
+  CHECK(p.on_api_call(&e, t0).empty());
+  CHECK(p.on_api_call(nullptr, t0 + 5s).empty());
+  CHECK(p.on_api_call(&e, t0 + 9s).empty());
+  auto a = p.on_api_call(&e, t0 + 10s);
+  CHECK(names(a) == std::vector<std::string>{"ApiThrottled:firing"});
+  CHECK(p.on_api_call(&e, t0 + 12s).empty());
+  CHECK(p.on_api_call(nullptr, t0 + 15s).empty());
+  CHECK(names(p.tick(t0 + 22s)) == std::vector<std::string>{"ApiThrottled:resolved"});
+  CHECK(p.tick(t0 + 30s).empty());
+}
+
+TEST_CASE("throttling with long gaps never fires") {
+  AlertPolicy p{AlertThresholds{60s, 10s}};
+  auto e = err(FailureReason::throttled, 400, "Throttling");
+  CHECK(p.on_api_call(&e, t0).empty());
+  CHECK(p.on_api_call(&e, t0 + 11s).empty());
+  CHECK(p.on_api_call(&e, t0 + 30s).empty());
+}
+
+TEST_CASE("untracking resolves what fires for the job") {
+  Fixture f;
+  f.fail(err(FailureReason::not_found, 404), t0);
+  auto r = f.policy.on_untracked(f.st, t0 + 1s);
+  CHECK(names(r) == std::vector<std::string>{"JobNotFound:resolved"});
+  CHECK_FALSE(f.policy.is_firing("JobNotFound", kKey));
+}
+
+TEST_CASE("alert lines: JSON and logfmt carry the fixed fields") {
+  Alert a;
+  a.name = "JobFailed";
+  a.state = AlertState::event;
+  a.severity = Severity::critical;
+  a.ts = t0 + 1500ms;
+  a.job = kKey;
+  a.job_name = "migrate \"sales\"";
+  a.summary = "Job failed.";
+  a.facts = {{"from", std::string("DOING")}, {"task_done", std::int64_t{3}}};
+  auto j = boost::json::parse(format_alert_json(a)).as_object();
+  CHECK(j.at("ts").as_string() == rfc3339(a.ts));
+  CHECK(std::string(j.at("ts").as_string()).ends_with(".500Z"));
+  CHECK(j.at("alert").as_string() == "JobFailed");
+  CHECK(j.at("state").as_string() == "event");
+  CHECK(j.at("severity").as_string() == "critical");
+  CHECK(j.at("source_id").as_int64() == 2);
+  CHECK(j.at("job_id").as_int64() == 10);
+  CHECK(j.at("job_name").as_string() == "migrate \"sales\"");
+  CHECK(j.at("task_done").as_int64() == 3);
+  auto l = format_alert_logfmt(a);
+  CHECK(l.find("alert=JobFailed state=event severity=critical source_id=2 job_id=10") !=
+        std::string::npos);
+  CHECK(l.find("job_name=\"migrate \\\"sales\\\"\"") != std::string::npos);
+  CHECK(l.find("summary=\"Job failed.\" from=DOING task_done=3") != std::string::npos);
+}

@@ -1,0 +1,97 @@
+#include <doctest/doctest.h>
+
+#include "obs/metrics.hpp"
+
+using namespace mmsmon;
+using namespace std::chrono_literals;
+
+namespace {
+
+JobState state(std::int64_t job) {
+  JobState s;
+  s.key = JobKey{SourceId{2}, JobId{job}};
+  return s;
+}
+
+bool has(const std::string& text, const std::string& line) {
+  return text.find(line + "\n") != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("per-job families: values given, absent when not given") {
+  JobState a = state(10);
+  Job j;
+  j.key = a.key;
+  j.name = "sales \"q4\"";
+  j.status = JobStatus::doing;
+  j.task_num = 200;
+  j.task_done = 50;
+  j.stopped = false;
+  observe_snapshot(a, j, WallTime{} + 1700000000s);
+  JobState b = state(11);  // never polled successfully
+  ApiError e;
+  e.reason = FailureReason::timeout;
+  observe_failure(b, e, WallTime{} + 1700000000s);
+  JobState c = state(12);  // taskNum 0
+  Job k;
+  k.key = c.key;
+  k.task_num = 0;
+  k.task_done = 0;
+  observe_snapshot(c, k, WallTime{} + 1700000000s);
+
+  std::string out;
+  render_job_metrics(out, {&a, &b, &c});
+  CHECK(has(out,
+            "mms_job_info{source_id=\"2\",job_id=\"10\",name=\"sales \\\"q4\\\"\",source_name=\"\","
+            "type=\"\",src_db=\"\",src_schema=\"\",dst_project=\"\",dst_schema=\"\"} 1"));
+  CHECK(has(out, "mms_job_status{source_id=\"2\",job_id=\"10\",status=\"DOING\"} 1"));
+  CHECK(has(out, "mms_job_status{source_id=\"2\",job_id=\"10\",status=\"INIT\"} 0"));
+  CHECK(has(out, "mms_job_tasks{source_id=\"2\",job_id=\"10\"} 200"));
+  CHECK(has(out, "mms_job_tasks_done{source_id=\"2\",job_id=\"10\"} 50"));
+  CHECK(has(out, "mms_job_progress_ratio{source_id=\"2\",job_id=\"10\"} 0.25"));
+  CHECK(has(out, "mms_job_stopped{source_id=\"2\",job_id=\"10\"} 0"));
+  CHECK(has(out, "mms_job_up{source_id=\"2\",job_id=\"10\"} 1"));
+  CHECK(has(out, "mms_job_up{source_id=\"2\",job_id=\"11\"} 0"));
+  CHECK(
+      has(out, "mms_job_last_success_timestamp_seconds{source_id=\"2\",job_id=\"10\"} 1700000000"));
+  CHECK(has(out, "mms_job_transitions_total{source_id=\"2\",job_id=\"10\",to=\"DONE\"} 0"));
+  // Not given by the API: absent, never 0.
+  CHECK(out.find("mms_job_eta_timestamp_seconds") == std::string::npos);
+  CHECK(out.find("mms_job_tasks{source_id=\"2\",job_id=\"11\"}") == std::string::npos);
+  CHECK(out.find("mms_job_progress_ratio{source_id=\"2\",job_id=\"12\"}") == std::string::npos);
+  CHECK(out.find("mms_job_status{source_id=\"2\",job_id=\"12\"") == std::string::npos);
+  // Each family has one HELP and one TYPE line.
+  CHECK(out.find("# TYPE mms_job_up gauge") != std::string::npos);
+  CHECK(out.find("# TYPE mms_job_transitions_total counter") != std::string::npos);
+}
+
+TEST_CASE("a job no longer given has no series") {
+  JobState a = state(10);
+  Job j;
+  j.key = a.key;
+  j.task_num = 1;
+  observe_snapshot(a, j, WallTime{});
+  std::string out;
+  render_job_metrics(out, {});
+  CHECK(out.empty());
+}
+
+TEST_CASE("the whole exposition includes self and process metrics") {
+  Metrics m;
+  CallOutcome o;
+  o.action = "GetMmsJob";
+  o.failure = FailureReason::throttled;
+  o.duration = std::chrono::milliseconds(20);
+  m.on_call(o);
+  m.set_tracked_jobs(3);
+  auto text = m.render({});
+  CHECK(text.find("mmsmon_api_requests_total{action=\"GetMmsJob\"} 1") != std::string::npos);
+  CHECK(
+      text.find("mmsmon_api_request_failures_total{action=\"GetMmsJob\",reason=\"throttled\"} 1") !=
+      std::string::npos);
+  CHECK(text.find("mmsmon_tracked_jobs 3") != std::string::npos);
+  CHECK(text.find("mmsmon_build_info{") != std::string::npos);
+  CHECK(text.find("process_resident_memory_bytes ") != std::string::npos);
+  CHECK(text.find("process_open_fds ") != std::string::npos);
+}

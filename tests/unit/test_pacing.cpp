@@ -1,0 +1,64 @@
+#include <doctest/doctest.h>
+
+#include "core/pacing.hpp"
+
+using namespace mmsmon;
+using namespace std::chrono_literals;
+
+TEST_CASE("full-jitter backoff stays within its cap") {
+  CHECK(backoff_delay(1s, 60s, 0, 0.999) < 1s);
+  CHECK(backoff_delay(1s, 60s, 3, 0.5) == 4s);
+  CHECK(backoff_delay(1s, 60s, 10, 0.999) <= 60s);
+  CHECK(backoff_delay(1s, 60s, 100, 1.0) == 60s);
+  CHECK(backoff_delay(1s, 60s, 5, 0.0) == 0s);
+}
+
+TEST_CASE("jitter scales the interval symmetrically") {
+  CHECK(jittered(60s, 0.1, 0.0) == 54s);
+  CHECK(jittered(60s, 0.1, 0.5) == 60s);
+  CHECK(jittered(60s, 0.1, 1.0) == 66s);
+  CHECK(jittered(60s, 0.0, 0.9) == 60s);
+}
+
+TEST_CASE("the governor lets requests through freely until the API throttles") {
+  ThrottleGovernor g;
+  SteadyTime t{};
+  CHECK(g.reserve(t) == t);
+  CHECK(g.reserve(t) == t);
+  RateLimit rl;
+  rl.remain = 0;
+  rl.time_left = 2000ms;
+  g.on_outcome(t, FailureReason::throttled, rl, std::nullopt);
+  // Everyone waits for TimeLeft, then requests are spaced out.
+  auto first = g.reserve(t + 10ms);
+  CHECK(first == t + 2000ms);
+  auto second = g.reserve(t + 10ms);
+  CHECK(second == t + 2000ms + g.gap());
+  CHECK(g.gap() > 0ms);
+  // A second throttle widens the gap.
+  auto gap1 = g.gap();
+  g.on_outcome(t + 3s, FailureReason::throttled, std::nullopt, std::nullopt);
+  CHECK(g.gap() == 2 * gap1);
+  // Clean answers narrow it back to nothing.
+  for (int i = 0; i < 100; ++i)
+    g.on_outcome(t + 4s, std::nullopt, std::nullopt, std::nullopt);
+  CHECK(g.gap() == 0ms);
+  CHECK_FALSE(g.throttling());
+}
+
+TEST_CASE("an exhausted quota on a success also pauses") {
+  ThrottleGovernor g;
+  SteadyTime t{};
+  RateLimit rl;
+  rl.remain = 0;
+  rl.time_left = 500ms;
+  g.on_outcome(t, std::nullopt, rl, std::nullopt);
+  CHECK(g.reserve(t) == t + 500ms);
+}
+
+TEST_CASE("other failures do not slow anything") {
+  ThrottleGovernor g;
+  SteadyTime t{};
+  g.on_outcome(t, FailureReason::server, std::nullopt, std::nullopt);
+  CHECK(g.reserve(t) == t);
+}
