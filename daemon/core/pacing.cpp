@@ -31,7 +31,12 @@ void ThrottleGovernor::on_outcome(SteadyTime now, std::optional<FailureReason> f
     Millis pause =
         retry_after ? *retry_after : (rl && rl->time_left ? *rl->time_left : o_.default_pause);
     paused_until_ = std::max(paused_until_, now + pause);
-    if (throttled) gap_ = std::clamp(gap_ * 2, o_.min_gap, o_.max_gap);
+    // Answers to requests that were already on their way when we last widened the gap
+    // say nothing new: widen at most once per gap.
+    if (throttled && (!last_widened_ || now >= *last_widened_ + std::max(gap_, o_.min_gap))) {
+      gap_ = std::clamp(gap_ * 2, o_.min_gap, o_.max_gap);
+      last_widened_ = now;
+    }
   } else if (!failure || *failure != FailureReason::throttled) {
     // Recover slowly (an eighth per clean answer) so that a limit per second is not hit
     // again at once.

@@ -45,6 +45,7 @@ class ThrottleGovernor {
   Millis gap_{0};
   SteadyTime paused_until_{};
   SteadyTime next_slot_{};
+  std::optional<SteadyTime> last_widened_;
 };
 
 }  // namespace mmsmon

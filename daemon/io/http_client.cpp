@@ -192,40 +192,42 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(asio::any_io_executor ex,
 
 awaitable<Result<HttpResponse, TransportError>> HttpClient::send(HttpRequest req) {
   auto& d = *impl_;
-  for (int attempt = 0;; ++attempt) {
-    std::unique_ptr<Conn> c;
-    bool reused = false;
-    if (!d.idle.empty()) {
-      c = std::move(d.idle.back());
-      d.idle.pop_back();
-      reused = true;
-    } else {
-      auto made = co_await d.connect();
-      if (!made) co_return Failure{std::move(made).error()};
-      c = std::move(made).value();
+  std::unique_ptr<Conn> c;
+  bool reused = false;
+  if (!d.idle.empty()) {
+    c = std::move(d.idle.back());
+    d.idle.pop_back();
+    reused = true;
+  } else {
+    auto made = co_await d.connect();
+    if (!made) co_return Failure{std::move(made).error()};
+    c = std::move(made).value();
+  }
+  bool got_bytes = false;
+  // (No co_await inside ?: — GCC 12 miscompiles that.)
+  Result<HttpResponse, TransportError> r = Failure{TransportError{}};
+  if (c->tls)
+    r = co_await d.exchange(*c, *c->tls, req, got_bytes);
+  else
+    r = co_await d.exchange(*c, c->plain, req, got_bytes);
+  if (r) {
+    bool close = r->header(":close").has_value();
+    if (close) {
+      std::erase_if(r->headers, [](const auto& h) { return h.first == ":close"; });
+    } else if (d.idle.size() < d.opt.max_idle) {
+      d.idle.push_back(std::move(c));
     }
-    bool got_bytes = false;
-    // (No co_await inside ?: — GCC 12 miscompiles that.)
-    Result<HttpResponse, TransportError> r = Failure{TransportError{}};
-    if (c->tls)
-      r = co_await d.exchange(*c, *c->tls, req, got_bytes);
-    else
-      r = co_await d.exchange(*c, c->plain, req, got_bytes);
-    if (r) {
-      bool close = r->header(":close").has_value();
-      if (close) {
-        std::erase_if(r->headers, [](const auto& h) { return h.first == ":close"; });
-      } else if (d.idle.size() < d.opt.max_idle) {
-        d.idle.push_back(std::move(c));
-      }
-      co_return r;
-    }
-    // The server may close an idle kept-alive connection at any time; that is no failure
-    // of the request, so try once more on a new connection.
-    if (reused && !got_bytes && attempt == 0 && r.error().kind == TransportFailure::network)
-      continue;
     co_return r;
   }
+  // The server may close an idle kept-alive connection at any moment; that is no failure
+  // of the request itself.
+  Result<HttpResponse, TransportError> failed = std::move(r);
+  if (reused && !got_bytes && failed.error().kind == TransportFailure::network) {
+    TransportError e = failed.error();
+    e.stale_connection = true;
+    co_return Failure{std::move(e)};
+  }
+  co_return failed;
 }
 
 std::uint64_t HttpClient::connections_opened() const {

@@ -35,6 +35,9 @@ enum class TransportFailure { timeout, network, tls, too_large, protocol };
 struct TransportError {
   TransportFailure kind = TransportFailure::network;
   std::string message;
+  /// The request went out on a kept-alive connection that turned out closed, before any
+  /// answer: the caller may send it again (signed anew) on a fresh connection.
+  bool stale_connection = false;
 };
 
 struct HttpClientOptions {
@@ -57,8 +60,9 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  /// Sends one request. A kept-alive connection that turns out closed is retried once on a
-  /// fresh one. Never throws for network conditions.
+  /// Sends one request. Never throws for network conditions. A failure on a reused
+  /// connection before any answer is flagged `stale_connection` (and that connection is
+  /// dropped, so a new attempt opens a fresh one).
   boost::asio::awaitable<Result<HttpResponse, TransportError>> send(HttpRequest req);
 
   /// Connections opened so far (for tests and metrics).

@@ -53,10 +53,15 @@ awaitable<Result<std::string, ApiError>> MmsClient::send(const ApiCall& c, CallO
   auto started = std::chrono::steady_clock::now();
   SigningKey key{creds_.access_key_id, creds_.access_key_secret.reveal(),
                  creds_.security_token.reveal()};
-  auto prepared = prepare_request(c, http_.endpoint().host_header(), key, clock_(), make_nonce(),
-                                  opt_.user_agent);
-  HttpRequest req{prepared.method, std::move(prepared.target), std::move(prepared.headers), {}};
-  auto r = co_await http_.send(std::move(req));
+  Result<HttpResponse, TransportError> r = Failure{TransportError{}};
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    // Signed anew for each attempt: the nonce must never repeat.
+    auto prepared = prepare_request(c, http_.endpoint().host_header(), key, clock_(), make_nonce(),
+                                    opt_.user_agent);
+    HttpRequest req{prepared.method, std::move(prepared.target), std::move(prepared.headers), {}};
+    r = co_await http_.send(std::move(req));
+    if (r || !r.error().stale_connection) break;
+  }
   out =
       CallOutcome{c.action, std::nullopt, std::chrono::steady_clock::now() - started, std::nullopt};
   Result<std::string, ApiError> result = std::string();

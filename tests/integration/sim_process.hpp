@@ -60,53 +60,103 @@ T run(boost::asio::io_context& io, boost::asio::awaitable<T> a) {
   return std::move(*out);
 }
 
-class SimProcess {
+/// A child process that reports its bound port through a FIFO; SIGTERM on destruction.
+class ChildProcess {
  public:
-  explicit SimProcess(const std::string& scenario_json, std::vector<std::string> extra = {}) {
-    scenario_ = dir_.file("scenario.json", scenario_json);
+  ChildProcess(std::vector<std::string> args, const std::string& port_flag,
+               const std::vector<std::string>& extra_env = {},
+               const std::string& stderr_file = "") {
     std::string fifo = (dir_.path / "port").string();
     if (mkfifo(fifo.c_str(), 0600) != 0) throw std::runtime_error("mkfifo failed");
-    std::vector<std::string> args{MMS_SIM_PATH, "--scenario", scenario_, "--port-file", fifo};
-    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(port_flag);
+    args.push_back(fifo);
     std::vector<char*> argv;
     for (auto& a : args)
       argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0)
-      throw std::runtime_error("cannot start mms-sim");
-    std::ifstream in(fifo);  // blocks until the simulator has bound its port
+    std::vector<std::string> env_store;
+    for (char** e = environ; *e; ++e)
+      env_store.emplace_back(*e);
+    env_store.insert(env_store.end(), extra_env.begin(), extra_env.end());
+    std::vector<char*> envp;
+    for (auto& e : env_store)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (!stderr_file.empty())
+      posix_spawn_file_actions_addopen(&fa, 2, stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                       0644);
+    int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) throw std::runtime_error(std::string("cannot start ") + argv[0]);
+    std::ifstream in(fifo);  // blocks until the child has bound its port
     in >> port_;
-    if (!port_) throw std::runtime_error("mms-sim did not report a port");
+    if (!port_) throw std::runtime_error(std::string(args[0]) + " did not report a port");
   }
-  ~SimProcess() {
+  ~ChildProcess() { stop(); }
+  /// Sends SIGTERM and returns the exit status (or -signal).
+  int stop() {
+    if (pid_ <= 0) return status_;
     kill(pid_, SIGTERM);
     int st = 0;
     waitpid(pid_, &st, 0);
+    pid_ = 0;
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+    return status_;
   }
   unsigned short port() const { return port_; }
+  const TempDir& dir() const { return dir_; }
+
+ private:
+  TempDir dir_;
+  pid_t pid_ = 0;
+  unsigned short port_ = 0;
+  int status_ = 0;
+};
+
+/// Sends one plain-HTTP request to 127.0.0.1:port.
+inline HttpResponse http_call(unsigned short port, const std::string& method,
+                              const std::string& target, const std::string& body = "") {
+  boost::asio::io_context io;
+  Endpoint ep{false, "127.0.0.1", port};
+  auto client = HttpClient::create(io.get_executor(), ep, {});
+  if (!client) throw std::runtime_error(client.error());
+  HttpRequest req{method, target, {{"content-type", "application/json"}}, body};
+  auto r = run(io, (*client)->send(req));
+  if (!r) throw std::runtime_error("request failed: " + r.error().message);
+  return std::move(r).value();
+}
+
+class SimProcess {
+ public:
+  explicit SimProcess(const std::string& scenario_json, std::vector<std::string> extra = {})
+      : scenario_(write_scenario(scenario_json)), proc_(args(extra), "--port-file") {}
+  unsigned short port() const { return proc_.port(); }
   std::string url(bool tls = false) const {
-    return std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
+    return std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port());
   }
 
   /// Sends an admin request and returns the parsed JSON answer.
   boost::json::value admin(const std::string& method, const std::string& target,
                            const std::string& body = "") {
-    boost::asio::io_context io;
-    Endpoint ep{false, "127.0.0.1", port_};
-    auto client = HttpClient::create(io.get_executor(), ep, {});
-    if (!client) throw std::runtime_error(client.error());
-    HttpRequest req{method, target, {{"content-type", "application/json"}}, body};
-    auto r = run(io, (*client)->send(req));
-    if (!r) throw std::runtime_error("admin request failed: " + r.error().message);
-    if (r->status != 200) throw std::runtime_error("admin request refused: " + r->body);
-    return boost::json::parse(r->body);
+    auto r = http_call(port(), method, target, body);
+    if (r.status != 200) throw std::runtime_error("admin request refused: " + r.body);
+    return boost::json::parse(r.body);
   }
 
  private:
-  TempDir dir_;
+  std::string write_scenario(const std::string& json) {
+    return scenario_dir_.file("scenario.json", json);
+  }
+  std::vector<std::string> args(const std::vector<std::string>& extra) const {
+    std::vector<std::string> a{MMS_SIM_PATH, "--scenario", scenario_};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  TempDir scenario_dir_;
   std::string scenario_;
-  pid_t pid_ = 0;
-  unsigned short port_ = 0;
+  ChildProcess proc_;
 };
 
 }  // namespace mmsmon::test

@@ -35,8 +35,11 @@ TEST_CASE("the governor lets requests through freely until the API throttles") {
   auto second = g.reserve(t + 10ms);
   CHECK(second == t + 2000ms + g.gap());
   CHECK(g.gap() > 0ms);
-  // A second throttle widens the gap.
+  // Throttles of requests already under way do not widen it again...
   auto gap1 = g.gap();
+  g.on_outcome(t + 1ms, FailureReason::throttled, std::nullopt, std::nullopt);
+  CHECK(g.gap() == gap1);
+  // ...a later one does.
   g.on_outcome(t + 3s, FailureReason::throttled, std::nullopt, std::nullopt);
   CHECK(g.gap() == 2 * gap1);
   // Clean answers narrow it back to nothing.

@@ -1,0 +1,391 @@
+// The daemon against mms-sim, both as child processes: alert lines for every transition,
+// fault isolation, auth and throttling alerts, endpoints, metrics.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+#include <poll.h>
+#include <sys/inotify.h>
+
+#include <set>
+#include <thread>
+
+#include "sim_process.hpp"
+
+using namespace mmsmon;
+using namespace mmsmon::test;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+/// Reads the alert file as lines are appended, waiting on inotify (no sleeps).
+class AlertTail {
+ public:
+  explicit AlertTail(std::string path) : path_(std::move(path)) {
+    fd_ = inotify_init1(IN_CLOEXEC);
+    { std::ofstream touch(path_, std::ios::app); }
+    wd_ = inotify_add_watch(fd_, path_.c_str(), IN_MODIFY);
+    REQUIRE(wd_ >= 0);
+  }
+  ~AlertTail() { close(fd_); }
+
+  /// All lines so far, parsed.
+  std::vector<json::object> lines() {
+    std::ifstream in(path_);
+    std::vector<json::object> out;
+    for (std::string l; std::getline(in, l);)
+      if (!l.empty()) out.push_back(json::parse(l).as_object());
+    return out;
+  }
+
+  /// Waits until a line with `alert` (and `state`, and `job_id` when >= 0) appears that no
+  /// earlier wait returned; returns it.
+  json::object wait_for(const std::string& alert, const std::string& state = "",
+                        std::int64_t job_id = -1, std::chrono::milliseconds timeout = 20s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto all = lines();
+      for (std::size_t i = 0; i < all.size(); ++i) {
+        if (taken_.count(i)) continue;
+        const auto& l = all[i];
+        if (l.at("alert").as_string() != alert) continue;
+        if (!state.empty() && l.at("state").as_string() != state) continue;
+        if (job_id >= 0 && (!l.contains("job_id") || l.at("job_id").as_int64() != job_id)) continue;
+        taken_.insert(i);
+        return l;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left <= 0ms) FAIL("no " << alert << " " << state << " line within the timeout");
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) > 0) {
+        char buf[4096];
+        (void)!read(fd_, buf, sizeof buf);
+      }
+    }
+  }
+
+  std::size_t count(const std::string& alert, const std::string& state) {
+    std::size_t n = 0;
+    for (const auto& l : lines())
+      n += l.at("alert").as_string() == alert && l.at("state").as_string() == state;
+    return n;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1, wd_ = -1;
+  std::set<std::size_t> taken_;
+};
+
+const char* kId = "daemon-it-id";
+const char* kSecret = "daemon-it-secret";
+
+/// A simulator plus a daemon polling it every second.
+struct World {
+  TempDir dir;
+  SimProcess sim;
+  std::string alerts_path;
+  std::unique_ptr<ChildProcess> daemon;
+  std::unique_ptr<AlertTail> tail;
+
+  World(const std::string& scenario, const std::string& jobs, const std::string& extra_config = "",
+        const std::string& secret = kSecret)
+      : sim(scenario) {
+    alerts_path = (dir.path / "alerts.log").string();
+    tail = std::make_unique<AlertTail>(alerts_path);
+    std::string cfg = R"({
+      "api": {"endpoint": ")" +
+                      sim.url() + R"(", "timeout": "2s"},
+      "poll": {"interval": "1s", "jitter": 0},
+      "jobs": )" + jobs +
+                      R"(,
+      "listen": "127.0.0.1:0",
+      "alerts": {"file": ")" +
+                      alerts_path + R"(", "unreachable_after": "2s", "throttled_after": "2s"},
+      "log_level": "debug",
+      )" + extra_config +
+                      "}";
+    std::string path = dir.file("mmsmon.json", cfg);
+    daemon = std::make_unique<ChildProcess>(
+        std::vector<std::string>{MMSMON_PATH, "--config", path}, "--port-file",
+        std::vector<std::string>{std::string("ALIBABA_CLOUD_ACCESS_KEY_ID=") + kId,
+                                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + secret},
+        (dir.path / "daemon.log").string());
+  }
+
+  HttpResponse get(const std::string& target) { return http_call(daemon->port(), "GET", target); }
+
+  /// Waits (bounded) until /-/ready answers 200: the daemon has no event to wait on here.
+  void wait_ready() {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (get("/-/ready").status != 200) {
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  /// Waits (bounded) until the simulator has served `n` more requests.
+  void wait_requests(std::int64_t n) {
+    auto start = sim.admin("GET", "/admin/stats").at("requests").as_int64();
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (sim.admin("GET", "/admin/stats").at("requests").as_int64() < start + n) {
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  std::string daemon_log() {
+    std::ifstream in(dir.path / "daemon.log");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+};
+
+std::string creds_scenario(const std::string& jobs) {
+  return std::string(R"({"credentials": [{"access_key_id": ")") + kId +
+         R"(", "access_key_secret": ")" + kSecret + R"("}], "jobs": )" + jobs + "}";
+}
+
+void set_job(World& w, const std::string& fields) {
+  w.sim.admin("POST", "/admin/jobs", R"({"source_id": 7, "job_id": 1, )" + fields + "}");
+}
+
+double metric(const std::string& text, const std::string& series) {
+  auto pos = text.find("\n" + series + " ");
+  REQUIRE_MESSAGE(pos != std::string::npos, "no series " << series);
+  return std::stod(text.substr(pos + series.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE("every transition gives exactly one alert line with the right fields") {
+  World w(creds_scenario(R"([{"source_id": 7, "job_id": 1, "name": "orders", "status": "INIT",
+                             "task_num": 10, "task_done": 0}])"),
+          R"([{"source_id": 7, "job_id": 1}])");
+  w.wait_ready();
+
+  set_job(w, R"("status": "DOING", "task_done": 1)");
+  auto started = w.tail->wait_for("JobStarted");
+  CHECK(started.at("state").as_string() == "event");
+  CHECK(started.at("severity").as_string() == "info");
+  CHECK(started.at("source_id").as_int64() == 7);
+  CHECK(started.at("job_id").as_int64() == 1);
+  CHECK(started.at("job_name").as_string() == "orders");
+  CHECK(started.at("from").as_string() == "INIT");
+  CHECK(started.at("to").as_string() == "DOING");
+  CHECK(started.at("task_done").as_int64() == 1);
+  CHECK(started.at("task_num").as_int64() == 10);
+  CHECK(std::string(started.at("ts").as_string()).ends_with("Z"));
+  CHECK_FALSE(started.at("summary").as_string().empty());
+
+  set_job(w, R"("stopped": true, "task_done": 5)");
+  auto stopped = w.tail->wait_for("JobStopped");
+  CHECK(stopped.at("severity").as_string() == "warning");
+  CHECK(stopped.at("task_done").as_int64() == 5);
+
+  set_job(w, R"("stopped": false)");
+  w.tail->wait_for("JobResumed");
+
+  set_job(w, R"("task_done": 2)");
+  auto regressed = w.tail->wait_for("JobRegressed");
+  CHECK(regressed.at("prev_task_done").as_int64() == 5);
+  CHECK(regressed.at("task_done").as_int64() == 2);
+
+  set_job(w, R"("status": "FAILED")");
+  auto failed = w.tail->wait_for("JobFailed");
+  CHECK(failed.at("severity").as_string() == "critical");
+  CHECK(failed.at("from").as_string() == "DOING");
+
+  set_job(w, R"("status": "DOING")");
+  auto retried = w.tail->wait_for("JobStarted");
+  CHECK(retried.at("from").as_string() == "FAILED");
+
+  set_job(w, R"("status": "DONE", "task_done": 10)");
+  auto done = w.tail->wait_for("JobSucceeded");
+  CHECK(done.at("task_done").as_int64() == 10);
+
+  // A few more polls must not repeat anything.
+  w.wait_requests(3);
+  auto lines = w.tail->lines();
+  std::vector<std::string> names;
+  for (const auto& l : lines)
+    names.push_back(std::string(l.at("alert").as_string()));
+  CHECK(names == std::vector<std::string>{"JobStarted", "JobStopped", "JobResumed", "JobRegressed",
+                                          "JobFailed", "JobStarted", "JobSucceeded"});
+  // The main log got them too, at matching levels.
+  auto log = w.daemon_log();
+  CHECK(log.find("error alert ts=") != std::string::npos);  // JobFailed is critical
+  CHECK(log.find("info alert ts=") != std::string::npos);
+
+  auto metrics = w.get("/metrics").body;
+  CHECK(metric(metrics, R"(mms_job_transitions_total{source_id="7",job_id="1",to="DOING"})") == 2);
+  CHECK(metric(metrics, R"(mms_job_transitions_total{source_id="7",job_id="1",to="FAILED"})") == 1);
+  CHECK(metric(metrics, R"(mms_job_status{source_id="7",job_id="1",status="DONE"})") == 1);
+  CHECK(metric(metrics, R"(mms_job_progress_ratio{source_id="7",job_id="1"})") == 1.0);
+  CHECK(metric(metrics, R"(mmsmon_alerts_total{alert="JobStarted",severity="info"})") == 2);
+  CHECK(w.daemon->stop() == 0);  // SIGTERM: a clean exit
+}
+
+TEST_CASE("a fault on one job leaves the others updating") {
+  World w(
+      creds_scenario(R"([{"source_id": 7, "job_id": 1, "name": "broken", "task_num": 10},
+                             {"source_id": 7, "job_id": 2, "name": "healthy", "task_num": 100000,
+                              "rate": 50},
+                             {"source_id": 7, "job_id": 3, "name": "unknown_status",
+                              "raw": {"id": 3, "sourceId": 7, "status": "PAUSING", "taskNum": "x"}}])"),
+      R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2}, {"source_id": 7, "job_id": 3},
+              {"source_id": 7, "job_id": 4}])");
+  w.sim.admin("POST", "/admin/faults", R"({"job": {"source_id": 7, "job_id": 1}, "reset": true})");
+  auto unreachable = w.tail->wait_for("JobUnreachable", "firing", 1);
+  CHECK(unreachable.at("reason").as_string() == "network");
+  auto undecodable = w.tail->wait_for("JobUnreachable", "firing", 3);
+  CHECK(undecodable.at("reason").as_string() == "decode");
+  auto nf = w.tail->wait_for("JobNotFound", "firing", 4);
+  CHECK(nf.at("job_id").as_int64() == 4);
+  w.wait_ready();
+  auto m1 = w.get("/metrics").body;
+  w.wait_requests(8);
+  auto m2 = w.get("/metrics").body;
+  std::string healthy = R"(mms_job_tasks_done{source_id="7",job_id="2"})";
+  CHECK(metric(m2, healthy) > metric(m1, healthy));
+  CHECK(metric(m2, R"(mms_job_up{source_id="7",job_id="2"})") == 1);
+  CHECK(metric(m2, R"(mms_job_up{source_id="7",job_id="1"})") == 0);
+  CHECK(metric(m2, R"(mms_job_up{source_id="7",job_id="3"})") == 0);  // malformed: unhealthy
+  CHECK(metric(m2, R"(mmsmon_api_request_failures_total{action="GetMmsJob",reason="decode"})") >=
+        1);
+  CHECK(metric(m2, R"(mmsmon_api_request_failures_total{action="GetMmsJob",reason="network"})") >=
+        1);
+
+  auto jobs = json::parse(w.get("/api/v1/jobs").body).as_array();
+  REQUIRE(jobs.size() == 4);
+  CHECK(jobs[0].at("last_error").at("reason").as_string() == "network");
+  CHECK(jobs[0].at("firing_alerts").as_array().size() == 1);
+  CHECK(jobs[1].at("up").as_bool());
+  CHECK(jobs[2].at("last_error").at("message").as_string() ==
+        "data.taskNum: expected an integer, got a string");
+
+  w.sim.admin("DELETE", "/admin/faults");
+  w.tail->wait_for("JobUnreachable", "resolved", 1);
+  w.wait_requests(8);
+  CHECK(w.tail->count("JobUnreachable", "firing") == 2);
+}
+
+TEST_CASE("wrong credentials: one ApiAuthFailed firing, one resolved after the fix") {
+  World w(
+      creds_scenario(
+          R"([{"source_id": 7, "job_id": 1, "task_num": 10}, {"source_id": 7, "job_id": 2, "task_num": 10}])"),
+      R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2}])", "",
+      "wrong-secret-value");
+  auto firing = w.tail->wait_for("ApiAuthFailed", "firing");
+  CHECK(firing.at("severity").as_string() == "critical");
+  CHECK(firing.at("code").as_string() == "SignatureDoesNotMatch");
+  CHECK_FALSE(firing.contains("job_id"));
+  w.wait_requests(6);  // failing for a while must not repeat it
+  CHECK(w.tail->count("ApiAuthFailed", "firing") == 1);
+  CHECK(w.tail->count("JobUnreachable", "firing") == 0);
+  // The operator fixes the key on the service side.
+  w.sim.admin("POST", "/admin/credentials",
+              std::string(R"({"credentials": [{"access_key_id": ")") + kId +
+                  R"(", "access_key_secret": "wrong-secret-value"}]})");
+  w.tail->wait_for("ApiAuthFailed", "resolved");
+  w.wait_requests(4);
+  CHECK(w.tail->count("ApiAuthFailed", "firing") == 1);
+  CHECK(w.tail->count("ApiAuthFailed", "resolved") == 1);
+  // The secret is nowhere in what the daemon wrote.
+  CHECK(w.daemon_log().find("wrong-secret-value") == std::string::npos);
+  std::ifstream in(w.alerts_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  CHECK(ss.str().find("wrong-secret-value") == std::string::npos);
+  CHECK(w.get("/api/v1/jobs").body.find("wrong-secret-value") == std::string::npos);
+  CHECK(w.get("/metrics").body.find("wrong-secret-value") == std::string::npos);
+}
+
+TEST_CASE("throttling slows every request down and raises one ApiThrottled") {
+  std::string jobs = "[";
+  std::string refs = "[";
+  for (int i = 1; i <= 20; ++i) {
+    jobs += std::string(i > 1 ? "," : "") + R"({"source_id": 7, "job_id": )" + std::to_string(i) +
+            R"(, "task_num": 10})";
+    refs +=
+        std::string(i > 1 ? "," : "") + R"({"source_id": 7, "job_id": )" + std::to_string(i) + "}";
+  }
+  World w(creds_scenario(jobs + "]"), refs + "]");
+  w.wait_ready();
+  // Unthrottled: 20 jobs at 1s is about 20 requests per second.
+  auto t0 = std::chrono::steady_clock::now();
+  auto r0 = w.sim.admin("GET", "/admin/stats").at("requests").as_int64();
+  w.wait_requests(40);
+  double free_rate =
+      static_cast<double>(w.sim.admin("GET", "/admin/stats").at("requests").as_int64() - r0) /
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // The API now allows 4 requests per second.
+  w.sim.admin("POST", "/admin/faults", R"({"rate_limit": {"per_second": 4, "burst": 4}})");
+  auto firing = w.tail->wait_for("ApiThrottled", "firing");
+  CHECK(firing.at("code").as_string() == "Throttling.User");
+  auto t1 = std::chrono::steady_clock::now();
+  auto r1 = w.sim.admin("GET", "/admin/stats").at("requests").as_int64();
+  w.wait_requests(12);
+  double throttled_rate =
+      static_cast<double>(w.sim.admin("GET", "/admin/stats").at("requests").as_int64() - r1) /
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  MESSAGE("requests per second: " << free_rate << " before, " << throttled_rate
+                                  << " while throttled");
+  CHECK(free_rate > 12);
+  CHECK(throttled_rate < free_rate / 2);
+  CHECK(w.tail->count("ApiThrottled", "firing") == 1);
+  w.sim.admin("DELETE", "/admin/faults");
+  w.tail->wait_for("ApiThrottled", "resolved");
+  CHECK(w.tail->count("ApiThrottled", "firing") == 1);
+}
+
+TEST_CASE("endpoints") {
+  World w(
+      creds_scenario(
+          R"([{"source_id": 7, "job_id": 1, "name": "orders", "task_num": 10, "task_done": 4}])"),
+      R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2, "interval": "1h"}])");
+  CHECK(w.get("/-/healthy").status == 200);
+  // Job 2's first poll is spread into its one-hour interval: not ready until it is polled.
+  auto ready = w.get("/-/ready");
+  CHECK(ready.status == 503);
+  CHECK(ready.body.find("not polled yet") != std::string::npos);
+  auto root = w.get("/");
+  CHECK(root.status == 200);
+  CHECK(root.body.find("href=\"/metrics\"") != std::string::npos);
+  CHECK(w.get("/nope").status == 404);
+  CHECK(http_call(w.daemon->port(), "POST", "/-/reload").status == 501);
+  w.wait_requests(2);
+  auto jobs = json::parse(w.get("/api/v1/jobs").body).as_array();
+  REQUIRE(jobs.size() == 2);
+  CHECK(jobs[0].at("name").as_string() == "orders");
+  CHECK(jobs[0].at("task_done").as_int64() == 4);
+  CHECK(jobs[0].at("progress_ratio").as_double() == doctest::Approx(0.4));
+  CHECK_FALSE(jobs[1].at("polled").as_bool());
+  CHECK(jobs[1].at("interval_seconds").as_double() == 3600);
+  auto metrics = w.get("/metrics");
+  CHECK(metrics.header("content-type") == "text/plain; version=0.0.4; charset=utf-8");
+  // Nothing known about job 2 yet: no series at all for it.
+  CHECK(metrics.body.find(R"(job_id="2")") == std::string::npos);
+  CHECK(metric(metrics.body, "mmsmon_tracked_jobs") == 2);
+  CHECK(metric(metrics.body, "mmsmon_config_last_reload_successful") == 1);
+}
+
+TEST_CASE("promtool check metrics is silent on a real scrape") {
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    FAIL("promtool is not installed (deploy/bootstrap.sh installs it)");
+  }
+  World w(creds_scenario(
+              R"([{"source_id": 7, "job_id": 1, "name": "orders", "task_num": 10, "task_done": 4,
+                             "eta": "2026-12-31"}])"),
+          R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 9}])");
+  w.wait_ready();
+  std::string scrape = w.dir.file("scrape.txt", w.get("/metrics").body);
+  std::string out = (w.dir.path / "promtool.txt").string();
+  int rc = std::system(("promtool check metrics < " + scrape + " > " + out + " 2>&1").c_str());
+  std::ifstream in(out);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  CHECK_MESSAGE(rc == 0, ss.str());
+  CHECK_MESSAGE(ss.str().empty(), ss.str());
+}
