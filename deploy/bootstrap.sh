@@ -8,8 +8,9 @@ set -euo pipefail
 build_pkgs=(g++ cmake ninja-build pkg-config libboost1.81-dev libboost-json1.81-dev libspdlog-dev
             libsystemd-dev prometheus-cpp-dev libssl-dev doctest-dev)
 # Tests: openssl (test certificates), prometheus (promtool and the server), wrk (benchmark),
-# clang-format (format check), curl (demo), Node.js and npm (official-SDK cross-check).
-test_pkgs=(openssl prometheus wrk clang-format curl ca-certificates)
+# clang-format (format check), curl (demo), iproute2 (private network namespace for the
+# Prometheus test), Node.js and npm (official-SDK cross-check).
+test_pkgs=(openssl prometheus wrk clang-format curl ca-certificates iproute2)
 
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "--build" ] || want+=("${test_pkgs[@]}")

@@ -1,21 +1,56 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds mmsmon and mms-sim, starts the simulator with the demo
-# scenario and shows mmsmon polling it.
+# The demo: installs what is missing, builds, starts mms-sim with a demo scenario and the
+# daemon with config/demo.json, then shows alert lines as they come. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/bootstrap.sh --build
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+command -v curl >/dev/null || { echo "demo: curl is needed (apt-get install curl)" >&2; exit 1; }
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMMSMON_BUILD_TESTS=ON >/dev/null
 cmake --build build -j "$(nproc)" --target mmsmon mms-sim
-work=$(mktemp -d)
-trap 'kill "$sim" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT INT TERM
-mkfifo "$work/port"
-build/tests/mms-sim --listen 127.0.0.1:0 --scenario tests/sim/scenarios/demo.json --port-file "$work/port" &
-sim=$!
-read -r port <"$work/port"
-sed "s/127.0.0.1:8080/127.0.0.1:$port/" config/demo.json >"$work/demo.json"
+
+work=/tmp/mmsmon-demo
+rm -rf "$work"
+mkdir -p "$work"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo
+  echo "demo stopped; files are in $work"
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+mkfifo "$work/sim.port" "$work/mmsmon.port"
+build/tests/mms-sim --scenario tests/sim/scenarios/demo.json --port-file "$work/sim.port" \
+  2>"$work/sim.log" &
+pids+=($!)
+read -r sim_port <"$work/sim.port"
+# The demo config, pointed at this simulator; listen on 9854 unless it is taken.
+listen=127.0.0.1:9854
+if (exec 3<>/dev/tcp/127.0.0.1/9854) 2>/dev/null; then listen=127.0.0.1:0; fi
+sed -e "s#http://127.0.0.1:8080#http://127.0.0.1:$sim_port#" -e "s#127.0.0.1:9854#$listen#" \
+  config/demo.json >"$work/mmsmon.json"
 export ALIBABA_CLOUD_ACCESS_KEY_ID=demo-access-key-id ALIBABA_CLOUD_ACCESS_KEY_SECRET=demo-access-key-secret
-for round in 1 2 3; do
-  echo "== poll $round (mmsmon --once against mms-sim on port $port)"
-  build/mmsmon --config "$work/demo.json" --once || true
-  [ "$round" -lt 3 ] && sleep 5
+build/mmsmon --config "$work/mmsmon.json" --port-file "$work/mmsmon.port" 2>"$work/mmsmon.log" &
+pids+=($!)
+read -r port <"$work/mmsmon.port"
+
+cat <<MSG
+
+mmsmon is watching 4 jobs on the simulated MMS API at http://127.0.0.1:$sim_port
+  metrics:      http://127.0.0.1:$port/metrics
+  jobs (JSON):  http://127.0.0.1:$port/api/v1/jobs
+  alert file:   $work/alerts.log    (main log: $work/mmsmon.log)
+Within a minute: migrate_sales starts, migrate_users is stopped and later resumed,
+migrate_logs fails, migrate_sales succeeds; job 13 does not exist.
+Alert lines as they come (Ctrl-C stops the demo):
+
+MSG
+tail -n +1 -F "$work/alerts.log" 2>/dev/null &
+pids+=($!)
+# Every 15 s, a short progress table from the daemon's own API.
+while sleep 15; do
+  echo "--- $(date -u +%H:%M:%S) mms_job_progress_ratio from http://127.0.0.1:$port/metrics"
+  curl -s "http://127.0.0.1:$port/metrics" | grep '^mms_job_progress_ratio' || true
 done
