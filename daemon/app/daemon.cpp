@@ -93,6 +93,16 @@ struct Daemon::Impl {
     co_await t.async_wait(use_tuple);
   }
 
+  /// Sleeps until `when` rounded up to the next 50 ms tick: polls due close together wake
+  /// the loop once instead of once each (thousands of jobs, one timer wake-up per tick).
+  awaitable<void> sleep_until_tick(asio::steady_timer& t, steady_clock::time_point when) {
+    constexpr auto tick = duration_cast<steady_clock::duration>(50ms);
+    auto since = when.time_since_epoch();
+    auto rounded = ((since + tick - steady_clock::duration{1}) / tick) * tick;
+    t.expires_at(steady_clock::time_point{rounded});
+    co_await t.async_wait(use_tuple);
+  }
+
   awaitable<void> acquire_slot(asio::steady_timer& t) {
     if (in_flight < cfg.poll.max_in_flight) {
       ++in_flight;
@@ -150,42 +160,49 @@ struct Daemon::Impl {
     emit(out);
   }
 
+  /// One poll of one job: waits for a slot and the governor, polls, records the result.
+  /// Returns how long to wait before the next poll. (A coroutine of its own so that its
+  /// large frame exists only while a poll is under way, not for every job all the time.)
+  awaitable<Millis> poll_once(Tracked& t, unsigned& attempt) {
+    co_await acquire_slot(t.timer);
+    if (stopping) {
+      release_slot();
+      co_return Millis{0};
+    }
+    auto slot = governor.reserve(steady_clock::now());
+    if (slot > steady_clock::now()) co_await sleep_until(t.timer, slot);
+    auto r = co_await client->get_job(t.state.key);
+    release_slot();
+    if (stopping) co_return Millis{0};
+    std::optional<FailureReason> failure;
+    std::optional<Millis> retry_after;
+    if (!r) {
+      failure = r.error().reason;
+      retry_after = r.error().retry_after;
+    }
+    on_result(t, r);
+    if (failure && is_retryable(*failure)) {
+      // Retries back off exponentially with full jitter, never slower than the interval.
+      Millis delay = backoff_delay(1s, t.interval, attempt++, random01());
+      if (retry_after) delay = std::max(delay, *retry_after);
+      co_return delay;
+    }
+    attempt = 0;
+    co_return jittered(t.interval, cfg.poll.jitter, random01());
+  }
+
   awaitable<void> poll_loop(Tracked& t, std::size_t index, std::size_t count) {
     ++running_pollers;
     t.running = true;
     // First polls are spread evenly over the first interval: no thundering herd at start.
     auto offset = duration_cast<Millis>(t.interval * static_cast<double>(index) /
                                         static_cast<double>(std::max<std::size_t>(count, 1)));
-    co_await sleep_until(t.timer, steady_clock::now() + offset);
+    co_await sleep_until_tick(t.timer, steady_clock::now() + offset);
     unsigned attempt = 0;
     while (!stopping) {
-      co_await acquire_slot(t.timer);
-      if (stopping) {
-        release_slot();
-        break;
-      }
-      auto slot = governor.reserve(steady_clock::now());
-      if (slot > steady_clock::now()) co_await sleep_until(t.timer, slot);
-      auto r = co_await client->get_job(t.state.key);
-      release_slot();
+      Millis delay = co_await poll_once(t, attempt);
       if (stopping) break;
-      std::optional<FailureReason> failure;
-      std::optional<Millis> retry_after;
-      if (!r) {
-        failure = r.error().reason;
-        retry_after = r.error().retry_after;
-      }
-      on_result(t, r);
-      Millis delay;
-      if (failure && is_retryable(*failure)) {
-        // Retries back off exponentially with full jitter, never slower than the interval.
-        delay = backoff_delay(1s, t.interval, attempt++, random01());
-        if (retry_after) delay = std::max(delay, *retry_after);
-      } else {
-        attempt = 0;
-        delay = jittered(t.interval, cfg.poll.jitter, random01());
-      }
-      co_await sleep_until(t.timer, steady_clock::now() + delay);
+      co_await sleep_until_tick(t.timer, steady_clock::now() + delay);
     }
     t.running = false;
     if (--running_pollers == 0 && stopping) io.stop();

@@ -260,10 +260,11 @@ class FieldReader {
   const DecodeOptions& opt_;
 };
 
-Result<json::value, ApiError> parse_body(std::string_view body) {
+Result<json::value, ApiError> parse_body(std::string_view body, json::storage_ptr sp = {}) {
   json::parse_options po;
   po.max_depth = 32;
-  json::stream_parser p({}, po);
+  unsigned char temp[4096];
+  json::stream_parser p(std::move(sp), po, temp, sizeof temp);
   boost::system::error_code ec;
   std::size_t used = p.write_some(body.data(), body.size(), ec);
   if (!ec) p.finish(ec);
@@ -357,14 +358,18 @@ std::optional<WallTime> parse_api_time(std::string_view s, minutes utc_offset,
 }
 
 Result<Job, std::string> decode_job(const json::value& v, std::string_view path,
-                                    std::optional<SourceId> source, const DecodeOptions& opt) {
+                                    std::optional<SourceId> source, const DecodeOptions& opt,
+                                    std::optional<JobId> job) {
   const auto* o = v.if_object();
   if (!o) return Failure{std::string(path) + ": expected an object, got " + kind_name(v)};
   FieldReader r(*o, path, opt);
   Job j;
   auto id = r.integer("id");
   auto sid = r.integer("sourceId");
-  if (id) j.key.job = JobId{*id};
+  if (id)
+    j.key.job = JobId{*id};
+  else if (job)
+    j.key.job = *job;
   if (sid)
     j.key.source = SourceId{*sid};
   else if (source)
@@ -398,7 +403,7 @@ Result<Job, std::string> decode_job(const json::value& v, std::string_view path,
     }
   }
   if (r.error) return Failure{std::move(*r.error)};
-  if (!id) return Failure{std::string(path) + ": missing \"id\""};
+  if (!id && !job) return Failure{std::string(path) + ": missing \"id\""};
   if (j.task_num && j.task_done && *j.task_done > *j.task_num)
     r.anomalies.push_back("taskDone " + std::to_string(*j.task_done) + " > taskNum " +
                           std::to_string(*j.task_num));
@@ -408,17 +413,16 @@ Result<Job, std::string> decode_job(const json::value& v, std::string_view path,
 
 Result<Job, ApiError> decode_get_job(std::string_view body, const JobKey& expected,
                                      const DecodeOptions& opt) {
-  auto root = parse_body(body);
+  // A whole GetMmsJob body fits the stack buffer: parsing allocates nothing on the heap.
+  unsigned char buffer[8192];
+  json::monotonic_resource mr(buffer, sizeof buffer);
+  auto root = parse_body(body, &mr);
   if (!root) return Failure{std::move(root).error()};
   auto env = envelope(root.value());
   if (!env) return Failure{std::move(env).error()};
   const auto& [data, rid] = env.value();
   // Absent ids are taken from the request; present ones must agree with it.
-  json::value copy = *data;
-  if (auto* o = copy.if_object()) {
-    if (!o->contains("id") || o->at("id").is_null()) (*o)["id"] = expected.job.value;
-  }
-  auto job = decode_job(copy, "data", expected.source, opt);
+  auto job = decode_job(*data, "data", expected.source, opt, expected.job);
   if (!job) return Failure{decode_error(std::move(job).error(), rid)};
   if (job->key != expected) {
     std::ostringstream os;

@@ -81,8 +81,10 @@ struct DecodeOptions {
 Result<Job, ApiError> decode_get_job(std::string_view body, const JobKey& expected,
                                      const DecodeOptions& opt = {});
 /// Decodes one job object (a GetMmsJob `data` or a ListMmsJobs item); `path` prefixes errors.
+/// `source` and `job` stand in for `sourceId` and `id` when the object lacks them.
 Result<Job, std::string> decode_job(const boost::json::value& v, std::string_view path,
-                                    std::optional<SourceId> source, const DecodeOptions& opt);
+                                    std::optional<SourceId> source, const DecodeOptions& opt,
+                                    std::optional<JobId> job = std::nullopt);
 Result<Page<Job>, ApiError> decode_list_jobs(std::string_view body, SourceId source,
                                              const DecodeOptions& opt = {});
 Result<Page<DataSource>, ApiError> decode_list_data_sources(std::string_view body,

@@ -6,21 +6,20 @@ namespace mmsmon {
 namespace asio = boost::asio;
 using asio::awaitable;
 
-std::string make_nonce() {
-  unsigned char b[16];
-  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : b) {
-    s += hex[c >> 4];
-    s += hex[c & 15];
-  }
-  return s;
+std::string MmsClient::next_nonce() {
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(nonce_prefix_),
+                static_cast<unsigned long long>(++nonce_counter_));
+  return buf;
 }
 
 MmsClient::MmsClient(HttpClient& http, Credentials creds, Options opt, Clock clock)
     : http_(http), creds_(std::move(creds)), opt_(std::move(opt)), clock_(std::move(clock)) {
   if (!clock_) clock_ = [] { return std::chrono::system_clock::now(); };
+  // 64 random bits from the OpenSSL CSPRNG once, then a counter: unique per request (all
+  // a nonce needs) without a CSPRNG call on every poll.
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&nonce_prefix_), sizeof nonce_prefix_) != 1)
+    throw std::runtime_error("RAND_bytes failed");
 }
 
 namespace {
@@ -56,7 +55,7 @@ awaitable<Result<std::string, ApiError>> MmsClient::send(const ApiCall& c, CallO
   Result<HttpResponse, TransportError> r = Failure{TransportError{}};
   for (int attempt = 0; attempt < 2; ++attempt) {
     // Signed anew for each attempt: the nonce must never repeat.
-    auto prepared = prepare_request(c, http_.endpoint().host_header(), key, clock_(), make_nonce(),
+    auto prepared = prepare_request(c, http_.endpoint().host_header(), key, clock_(), next_nonce(),
                                     opt_.user_agent);
     HttpRequest req{prepared.method, std::move(prepared.target), std::move(prepared.headers), {}};
     r = co_await http_.send(std::move(req));

@@ -47,14 +47,15 @@ class MmsClient {
   template <class T, class Decode>
   boost::asio::awaitable<Result<T, ApiError>> call_and_decode(ApiCall c, Decode decode);
 
+  std::string next_nonce();
+
   HttpClient& http_;
+  std::uint64_t nonce_prefix_ = 0;
+  std::uint64_t nonce_counter_ = 0;
   Credentials creds_;
   Options opt_;
   Clock clock_;
   Observer observer_;
 };
-
-/// A fresh random nonce: 32 hex digits from the OpenSSL CSPRNG.
-std::string make_nonce();
 
 }  // namespace mmsmon

@@ -105,7 +105,6 @@ constexpr std::string_view kStatuses[] = {"INIT", "DOING", "DONE", "FAILED"};
 }  // namespace
 
 void render_job_metrics(std::string& out, const std::vector<const JobState*>& jobs) {
-  out.reserve(out.size() + jobs.size() * 1600);
   bool any = false;
   for (const JobState* s : jobs) {
     if (!s->last) continue;
@@ -299,6 +298,8 @@ struct Metrics::Impl {
   pm::Gauge& reload_ok_g = reload_ok.Add({});
   pm::Gauge& reload_ts_g = reload_ts.Add({});
 
+  std::size_t last_render_size = 0;
+
   struct PerAction {
     pm::Counter* requests;
     pm::Histogram* duration;
@@ -348,11 +349,15 @@ void Metrics::set_config_reload(bool ok, WallTime when) {
 
 std::string Metrics::render(const std::vector<const JobState*>& jobs) const {
   std::string out;
+  // Size the buffer from the last scrape: growing an 11 MB string by doubling would
+  // briefly need twice the memory.
+  out.reserve(impl_->last_render_size + impl_->last_render_size / 16 + 65536);
   render_job_metrics(out, jobs);
   std::ostringstream os;
   pm::TextSerializer().Serialize(os, impl_->registry->Collect());
   out += os.str();
   render_process_metrics(out);
+  impl_->last_render_size = out.size();
   return out;
 }
 
