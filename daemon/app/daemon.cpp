@@ -135,6 +135,10 @@ struct Daemon::Impl {
     const ApiError* err = r ? nullptr : &r.error();
     auto api = policy.on_api_call(err, now);
     out.insert(out.end(), api.begin(), api.end());
+    bool throttled_now = err && err->reason == FailureReason::throttled;
+    auto pacing = policy.on_pacing(governor.throttling(steady_clock::now()),
+                                   throttled_now ? err : nullptr, now);
+    out.insert(out.end(), pacing.begin(), pacing.end());
     if (r) {
       for (const auto& a : r->anomalies)
         log->warn("job {}/{}: odd data from the API: {}", t.state.key.source.value,
@@ -211,7 +215,8 @@ struct Daemon::Impl {
   awaitable<void> ticker() {
     asio::steady_timer t(io);
     while (!stopping) {
-      emit(policy.tick(system_clock::now()));
+      emit(
+          policy.on_pacing(governor.throttling(steady_clock::now()), nullptr, system_clock::now()));
       co_await sleep_until(t, steady_clock::now() + 1s);
     }
   }

@@ -317,39 +317,47 @@ std::vector<Alert> AlertPolicy::on_api_call(const ApiError* err, WallTime now) {
       resolve(out, std::move(a));
     }
   }
-  if (err && err->reason == FailureReason::throttled) {
-    if (!throttle_first_ || (throttle_last_ && now - *throttle_last_ > t_.throttled_after))
-      throttle_first_ = now;
-    throttle_last_ = now;
-    if (now - *throttle_first_ >= t_.throttled_after) {
-      auto a = api_alert("ApiThrottled", AlertState::firing, Severity::warning);
-      a.summary = "The MMS API has been throttling mmsmon for " +
-                  format_duration(duration_cast<Millis>(now - *throttle_first_)) +
-                  "; polling is slowed down.";
-      add_error(a, *err);
-      if (err->retry_after)
-        a.facts.push_back({"retry_after_seconds", duration<double>(*err->retry_after).count()});
-      fire(out, std::move(a));
-    }
-  }
-  auto more = tick(now);
-  out.insert(out.end(), more.begin(), more.end());
   return out;
 }
 
-std::vector<Alert> AlertPolicy::tick(WallTime now) {
+std::vector<Alert> AlertPolicy::on_pacing(bool throttled, const ApiError* cause, WallTime now) {
   std::vector<Alert> out;
-  if (throttle_last_ && now - *throttle_last_ >= t_.throttled_after &&
-      (t_.throttled_after > Millis{0} || now > *throttle_last_)) {
+  if (cause) throttle_cause_ = *cause;
+  if (throttled) {
+    calm_since_.reset();
+    if (!throttle_since_) throttle_since_ = now;
+    if (now - *throttle_since_ >= t_.throttled_after) {
+      Alert a;
+      a.name = "ApiThrottled";
+      a.state = AlertState::firing;
+      a.severity = Severity::warning;
+      a.ts = now;
+      a.summary = "The MMS API has been throttling mmsmon for " +
+                  format_duration(duration_cast<Millis>(now - *throttle_since_)) +
+                  "; polling is slowed down.";
+      if (throttle_cause_) {
+        add_error(a, *throttle_cause_);
+        if (throttle_cause_->retry_after)
+          a.facts.push_back(
+              {"retry_after_seconds", duration<double>(*throttle_cause_->retry_after).count()});
+      }
+      fire(out, std::move(a));
+    }
+    return out;
+  }
+  if (!throttle_since_) return out;
+  if (!calm_since_) calm_since_ = now;
+  if (now - *calm_since_ >= t_.throttled_after) {
     Alert a;
     a.name = "ApiThrottled";
     a.state = AlertState::resolved;
     a.severity = Severity::warning;
     a.ts = now;
-    a.summary = "The MMS API no longer throttles mmsmon.";
+    a.summary = "The MMS API no longer throttles mmsmon; polling is back to full speed.";
     resolve(out, std::move(a));
-    throttle_first_.reset();
-    throttle_last_.reset();
+    throttle_since_.reset();
+    calm_since_.reset();
+    throttle_cause_.reset();
   }
   return out;
 }

@@ -47,8 +47,8 @@ std::string format_alert_logfmt(const Alert& a);
 
 struct AlertThresholds {
   Millis unreachable_after{5 * 60 * 1000};  ///< JobUnreachable after failing this long
-  Millis throttled_after{60 * 1000};        ///< ApiThrottled after throttling this long;
-                                            ///< resolved after as long without throttling
+  Millis throttled_after{60 * 1000};        ///< ApiThrottled after being slowed this long;
+                                            ///< resolved after as long at full speed
 };
 
 /// Turns job events and poll/API outcomes into alerts, and keeps the firing/resolved
@@ -62,10 +62,13 @@ class AlertPolicy {
                                  WallTime now);
   /// A failed poll of one job (`st` already includes it).
   std::vector<Alert> on_failure(const JobState& st, const ApiError& e, WallTime now);
-  /// Any API call's outcome (`err` when it failed): API-wide conditions.
+  /// Any API call's outcome (`err` when it failed): ApiAuthFailed.
   std::vector<Alert> on_api_call(const ApiError* err, WallTime now);
-  /// Time passing with no call: resolves ApiThrottled after a quiet period.
-  std::vector<Alert> tick(WallTime now);
+  /// Whether mmsmon is being slowed down by the API's throttling right now (the pacing
+  /// state, fed after each call and once a second): ApiThrottled fires after
+  /// `throttled_after` of it and resolves after as long without it. `cause` is the last
+  /// throttling answer, if any.
+  std::vector<Alert> on_pacing(bool throttled, const ApiError* cause, WallTime now);
   /// A job is no longer tracked: its firing alerts are resolved.
   std::vector<Alert> on_untracked(const JobState& st, WallTime now);
 
@@ -83,7 +86,8 @@ class AlertPolicy {
 
   AlertThresholds t_;
   std::map<CondKey, Condition, std::less<>> firing_;
-  std::optional<WallTime> throttle_first_, throttle_last_;
+  std::optional<WallTime> throttle_since_, calm_since_;
+  std::optional<ApiError> throttle_cause_;
 };
 
 }  // namespace mmsmon

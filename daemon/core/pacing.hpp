@@ -38,7 +38,8 @@ class ThrottleGovernor {
                   const std::optional<RateLimit>& rate_limit, std::optional<Millis> retry_after);
 
   Millis gap() const { return gap_; }
-  bool throttling() const { return gap_ > Millis{0}; }
+  /// Whether requests are being held back now (paused, or spaced out).
+  bool throttling(SteadyTime now) const { return gap_ > Millis{0} || paused_until_ > now; }
 
  private:
   Options o_;

@@ -126,26 +126,38 @@ TEST_CASE("ApiAuthFailed fires on the first auth failure, resolves on the next a
   CHECK(names(r) == std::vector<std::string>{"ApiAuthFailed:resolved"});
 }
 
-TEST_CASE("ApiThrottled needs sustained throttling and resolves after a quiet period") {
+TEST_CASE("ApiThrottled fires after being slowed for the threshold, resolves after as long") {
   AlertPolicy p{AlertThresholds{60s, 10s}};
   auto e = err(FailureReason::throttled, 400, "Throttling.User");
-  CHECK(p.on_api_call(&e, t0).empty());
-  CHECK(p.on_api_call(nullptr, t0 + 5s).empty());
-  CHECK(p.on_api_call(&e, t0 + 9s).empty());
-  auto a = p.on_api_call(&e, t0 + 10s);
-  CHECK(names(a) == std::vector<std::string>{"ApiThrottled:firing"});
-  CHECK(p.on_api_call(&e, t0 + 12s).empty());
-  CHECK(p.on_api_call(nullptr, t0 + 15s).empty());
-  CHECK(names(p.tick(t0 + 22s)) == std::vector<std::string>{"ApiThrottled:resolved"});
-  CHECK(p.tick(t0 + 30s).empty());
+  e.retry_after = 2s;
+  CHECK(p.on_pacing(true, &e, t0).empty());
+  CHECK(p.on_pacing(true, nullptr, t0 + 9s).empty());
+  auto a = p.on_pacing(true, nullptr, t0 + 10s);
+  REQUIRE(names(a) == std::vector<std::string>{"ApiThrottled:firing"});
+  CHECK(a[0].summary.find("for 10s") != std::string::npos);
+  bool has_code = false;
+  for (const auto& f : a[0].facts)
+    has_code |= f.key == "code";
+  CHECK(has_code);
+  CHECK(p.on_pacing(true, nullptr, t0 + 12s).empty());
+  // Calm, then slowed again before the quiet period ends: the same episode.
+  CHECK(p.on_pacing(false, nullptr, t0 + 13s).empty());
+  CHECK(p.on_pacing(true, nullptr, t0 + 20s).empty());
+  CHECK(p.on_pacing(false, nullptr, t0 + 21s).empty());
+  CHECK(p.on_pacing(false, nullptr, t0 + 30s).empty());
+  CHECK(names(p.on_pacing(false, nullptr, t0 + 31s)) ==
+        std::vector<std::string>{"ApiThrottled:resolved"});
+  CHECK(p.on_pacing(false, nullptr, t0 + 40s).empty());
 }
 
-TEST_CASE("throttling with long gaps never fires") {
+TEST_CASE("brief throttling never fires") {
   AlertPolicy p{AlertThresholds{60s, 10s}};
   auto e = err(FailureReason::throttled, 400, "Throttling");
-  CHECK(p.on_api_call(&e, t0).empty());
-  CHECK(p.on_api_call(&e, t0 + 11s).empty());
-  CHECK(p.on_api_call(&e, t0 + 30s).empty());
+  CHECK(p.on_pacing(true, &e, t0).empty());
+  CHECK(p.on_pacing(false, nullptr, t0 + 3s).empty());
+  CHECK(p.on_pacing(false, nullptr, t0 + 13s).empty());
+  CHECK(p.on_pacing(true, &e, t0 + 14s).empty());
+  CHECK(p.on_pacing(false, nullptr, t0 + 16s).empty());
 }
 
 TEST_CASE("untracking resolves what fires for the job") {
