@@ -15,6 +15,7 @@
 #include "core/alert_policy.hpp"
 #include "core/job_state.hpp"
 #include "core/pacing.hpp"
+#include "core/report.hpp"
 #include "io/http_server.hpp"
 #include "io/mms_client.hpp"
 #include "obs/alert_log.hpp"
@@ -271,45 +272,14 @@ struct Daemon::Impl {
                    {"polled", s.polled},
                    {"up", s.up},
                    {"interval_seconds", duration<double>(t.interval).count()}};
-    if (s.last) {
-      const Job& j = *s.last;
-      auto put = [&](std::string_view k, const auto& v) {
-        if (v) o[k] = *v;
-      };
-      put("name", j.name);
-      put("source_name", j.source_name);
-      put("type", j.type);
-      if (j.status)
-        o["status"] =
-            j.status == JobStatus::unknown ? j.status_raw : std::string(to_string(*j.status));
-      put("stopped", j.stopped);
-      put("task_num", j.task_num);
-      put("task_done", j.task_done);
-      if (j.task_num && j.task_done && *j.task_num > 0)
-        o["progress_ratio"] = static_cast<double>(*j.task_done) / static_cast<double>(*j.task_num);
-      put("src_db", j.src_db);
-      put("dst_project", j.dst_db);
-      if (j.create_time) o["create_time"] = rfc3339(*j.create_time);
-      put("eta", j.eta_raw);
-      if (!j.anomalies.empty()) {
-        json::array a;
-        for (const auto& x : j.anomalies)
-          a.emplace_back(x);
-        o["anomalies"] = std::move(a);
-      }
-    }
+    if (s.last)
+      for (auto& kv : job_to_json(*s.last))
+        o[kv.key()] = kv.value();
     if (s.last_success) o["last_success"] = json_time(s.last_success);
     if (s.last_progress) o["last_progress"] = json_time(s.last_progress);
     if (s.failing_since) o["failing_since"] = json_time(s.failing_since);
     o["consecutive_failures"] = s.consecutive_failures;
-    if (s.last_error) {
-      json::object e{{"reason", to_string(s.last_error->reason)},
-                     {"message", s.last_error->message}};
-      if (!s.last_error->code.empty()) e["code"] = s.last_error->code;
-      if (s.last_error->http_status) e["http_status"] = s.last_error->http_status;
-      if (!s.last_error->request_id.empty()) e["request_id"] = s.last_error->request_id;
-      o["last_error"] = std::move(e);
-    }
+    if (s.last_error) o["last_error"] = error_to_json(*s.last_error);
     json::array firing;
     for (const auto& n : policy.firing_for(s.key))
       firing.emplace_back(n);

@@ -7,6 +7,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "core/report.hpp"
 #include "io/mms_client.hpp"
 #include "version.hpp"
 
@@ -26,51 +27,6 @@ asio::awaitable<void> worker(MmsClient& client, std::vector<Outcome>& outcomes, 
     auto& o = outcomes[next++];
     o.result = co_await client.get_job(o.key);
   }
-}
-
-std::string rfc3339(WallTime t) {
-  auto secs = std::chrono::floor<std::chrono::seconds>(t);
-  return format_acs_date(secs);
-}
-
-json::object job_json(const Job& j) {
-  json::object o;
-  auto put = [&](std::string_view k, const auto& v) {
-    if (v) o[k] = *v;
-  };
-  put("name", j.name);
-  put("source_name", j.source_name);
-  put("type", j.type);
-  if (j.status)
-    o["status"] = j.status == JobStatus::unknown ? j.status_raw : std::string(to_string(*j.status));
-  put("stopped", j.stopped);
-  put("task_num", j.task_num);
-  put("task_done", j.task_done);
-  if (j.task_num && j.task_done && *j.task_num > 0)
-    o["progress_ratio"] = static_cast<double>(*j.task_done) / static_cast<double>(*j.task_num);
-  put("src_db", j.src_db);
-  put("src_schema", j.src_schema);
-  put("dst_project", j.dst_db);
-  put("dst_schema", j.dst_schema);
-  if (j.create_time) o["create_time"] = rfc3339(*j.create_time);
-  if (j.eta_raw) o["eta"] = *j.eta_raw;
-  if (!j.anomalies.empty()) {
-    json::array a;
-    for (const auto& s : j.anomalies)
-      a.emplace_back(s);
-    o["anomalies"] = std::move(a);
-  }
-  return o;
-}
-
-json::object error_json(const ApiError& e) {
-  json::object o;
-  o["reason"] = to_string(e.reason);
-  o["message"] = e.message;
-  if (e.http_status) o["http_status"] = e.http_status;
-  if (!e.code.empty()) o["code"] = e.code;
-  if (!e.request_id.empty()) o["request_id"] = e.request_id;
-  return o;
 }
 
 std::string opt_str(const std::optional<std::string>& s) {
@@ -128,11 +84,11 @@ int run_once(const Config& cfg, Credentials creds, OnceFormat format, std::ostre
       bool ok = o.result && o.result->ok();
       obj["ok"] = ok;
       if (ok) {
-        for (auto& kv : job_json(o.result->value()))
+        for (auto& kv : job_to_json(o.result->value()))
           obj[kv.key()] = kv.value();
       } else {
         ++failed;
-        obj["error"] = o.result ? error_json(o.result->error())
+        obj["error"] = o.result ? error_to_json(o.result->error())
                                 : json::object{{"reason", "network"}, {"message", "not polled"}};
       }
       arr.push_back(std::move(obj));

@@ -255,12 +255,17 @@ std::vector<Alert> AlertPolicy::on_snapshot(const JobState& st, const std::vecto
       out.push_back(std::move(a));
     }
   }
-  auto nf = job_alert(st, "JobNotFound", AlertState::resolved, Severity::warning, now);
-  nf.summary = who(st) + " exists again.";
-  resolve(out, std::move(nf));
-  auto un = job_alert(st, "JobUnreachable", AlertState::resolved, Severity::warning, now);
-  un.summary = "Polls of " + who(st) + " succeed again.";
-  resolve(out, std::move(un));
+  // (Checked first: this runs on every successful poll and usually nothing fires.)
+  if (is_firing("JobNotFound", st.key)) {
+    auto nf = job_alert(st, "JobNotFound", AlertState::resolved, Severity::warning, now);
+    nf.summary = who(st) + " exists again.";
+    resolve(out, std::move(nf));
+  }
+  if (is_firing("JobUnreachable", st.key)) {
+    auto un = job_alert(st, "JobUnreachable", AlertState::resolved, Severity::warning, now);
+    un.summary = "Polls of " + who(st) + " succeed again.";
+    resolve(out, std::move(un));
+  }
   return out;
 }
 
@@ -311,7 +316,7 @@ std::vector<Alert> AlertPolicy::on_api_call(const ApiError* err, WallTime now) {
     // Any answer that is not an auth failure shows the credentials work again... unless
     // the call never reached the API (network, timeout, TLS).
     bool reached = err == nullptr || err->http_status != 0;
-    if (reached) {
+    if (reached && is_firing("ApiAuthFailed", std::nullopt)) {
       auto a = api_alert("ApiAuthFailed", AlertState::resolved, Severity::critical);
       a.summary = "The MMS API accepts mmsmon's credentials again.";
       resolve(out, std::move(a));

@@ -1,5 +1,7 @@
 #include "core/api.hpp"
 
+#include "core/json_text.hpp"
+
 #include <boost/json.hpp>
 #include <charconv>
 #include <sstream>
@@ -161,27 +163,6 @@ ApiError classify_error_response(unsigned status, std::string_view body,
 
 namespace {
 
-std::string kind_name(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-      return "an integer";
-    case json::kind::double_:
-      return "a fractional number";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "an array";
-    case json::kind::object:
-      return "an object";
-  }
-  return "a value";
-}
-
 /// Reads optional typed fields of one object; the first wrong type is the error.
 class FieldReader {
  public:
@@ -200,7 +181,7 @@ class FieldReader {
   void wrong(std::string_view key, std::string_view expected, const json::value& v) {
     if (!error)
       error = path_ + "." + std::string(key) + ": expected " + std::string(expected) + ", got " +
-              kind_name(v);
+              json_kind_name(v);
   }
 
   std::optional<std::int64_t> integer(std::string_view key) {
@@ -289,7 +270,7 @@ ApiError decode_error(std::string msg, std::string request_id = {}) {
 /// Parses the envelope and returns `data` (or an error naming what is wrong).
 Result<std::pair<const json::value*, std::string>, ApiError> envelope(const json::value& root) {
   const auto* o = root.if_object();
-  if (!o) return Failure{decode_error("response is " + kind_name(root) + ", not an object")};
+  if (!o) return Failure{decode_error("response is " + json_kind_name(root) + ", not an object")};
   std::string rid = string_member(*o, "RequestId", "requestId");
   const auto* data = o->if_contains("data");
   if (!data || data->is_null()) return Failure{decode_error("response has no \"data\"", rid)};
@@ -304,7 +285,8 @@ Result<Page<T>, ApiError> decode_page(std::string_view body, F&& item) {
   if (!env) return Failure{std::move(env).error()};
   const auto& [data, rid] = env.value();
   const auto* o = data->if_object();
-  if (!o) return Failure{decode_error("data: expected an object, got " + kind_name(*data), rid)};
+  if (!o)
+    return Failure{decode_error("data: expected an object, got " + json_kind_name(*data), rid)};
   DecodeOptions opt;
   FieldReader r(*o, "data", opt);
   Page<T> page;
@@ -316,7 +298,7 @@ Result<Page<T>, ApiError> decode_page(std::string_view body, F&& item) {
   if (list && !list->is_null()) {
     if (!list->is_array())
       return Failure{
-          decode_error("data.objectList: expected an array, got " + kind_name(*list), rid)};
+          decode_error("data.objectList: expected an array, got " + json_kind_name(*list), rid)};
     std::size_t i = 0;
     for (const auto& v : list->get_array()) {
       std::string path = "data.objectList[" + std::to_string(i++) + "]";
@@ -361,7 +343,7 @@ Result<Job, std::string> decode_job(const json::value& v, std::string_view path,
                                     std::optional<SourceId> source, const DecodeOptions& opt,
                                     std::optional<JobId> job) {
   const auto* o = v.if_object();
-  if (!o) return Failure{std::string(path) + ": expected an object, got " + kind_name(v)};
+  if (!o) return Failure{std::string(path) + ": expected an object, got " + json_kind_name(v)};
   FieldReader r(*o, path, opt);
   Job j;
   auto id = r.integer("id");
@@ -444,7 +426,7 @@ Result<Page<DataSource>, ApiError> decode_list_data_sources(std::string_view bod
   return decode_page<DataSource>(
       body, [&](const json::value& v, const std::string& path) -> Result<DataSource> {
         const auto* o = v.if_object();
-        if (!o) return Failure{path + ": expected an object, got " + kind_name(v)};
+        if (!o) return Failure{path + ": expected an object, got " + json_kind_name(v)};
         FieldReader r(*o, path, opt);
         DataSource d;
         auto id = r.integer("id");
@@ -462,29 +444,28 @@ Result<Page<DataSource>, ApiError> decode_list_data_sources(std::string_view bod
 }
 
 Result<Page<Task>, ApiError> decode_list_tasks(std::string_view body, const DecodeOptions& opt) {
-  return decode_page<Task>(body,
-                           [&](const json::value& v, const std::string& path) -> Result<Task> {
-                             const auto* o = v.if_object();
-                             if (!o)
-                               return Failure{path + ": expected an object, got " + kind_name(v)};
-                             FieldReader r(*o, path, opt);
-                             Task t;
-                             auto id = r.integer("id");
-                             t.job_id = r.integer("jobId");
-                             t.job_name = r.string("jobName");
-                             t.src_db = r.string("srcDbName");
-                             t.src_table = r.string("srcTableName");
-                             t.dst_db = r.string("dstDbName");
-                             t.dst_table = r.string("dstTableName");
-                             t.status = r.string("status");
-                             t.stopped = r.boolean("stopped");
-                             t.running = r.boolean("running");
-                             t.retried_times = r.count("retriedTimes");
-                             if (r.error) return Failure{std::move(*r.error)};
-                             if (!id) return Failure{path + ": missing \"id\""};
-                             t.id = *id;
-                             return t;
-                           });
+  return decode_page<Task>(
+      body, [&](const json::value& v, const std::string& path) -> Result<Task> {
+        const auto* o = v.if_object();
+        if (!o) return Failure{path + ": expected an object, got " + json_kind_name(v)};
+        FieldReader r(*o, path, opt);
+        Task t;
+        auto id = r.integer("id");
+        t.job_id = r.integer("jobId");
+        t.job_name = r.string("jobName");
+        t.src_db = r.string("srcDbName");
+        t.src_table = r.string("srcTableName");
+        t.dst_db = r.string("dstDbName");
+        t.dst_table = r.string("dstTableName");
+        t.status = r.string("status");
+        t.stopped = r.boolean("stopped");
+        t.running = r.boolean("running");
+        t.retried_times = r.count("retriedTimes");
+        if (r.error) return Failure{std::move(*r.error)};
+        if (!id) return Failure{path + ": missing \"id\""};
+        t.id = *id;
+        return t;
+      });
 }
 
 Result<std::vector<TaskLog>, ApiError> decode_list_task_logs(std::string_view body,
@@ -498,13 +479,15 @@ Result<std::vector<TaskLog>, ApiError> decode_list_task_logs(std::string_view bo
   // Tolerate a paged shape too, in case the service moves to it.
   if (!arr && data->is_object())
     if (auto* l = data->get_object().if_contains("objectList")) arr = l->if_array();
-  if (!arr) return Failure{decode_error("data: expected an array, got " + kind_name(*data), rid)};
+  if (!arr)
+    return Failure{decode_error("data: expected an array, got " + json_kind_name(*data), rid)};
   std::vector<TaskLog> out;
   std::size_t i = 0;
   for (const auto& v : *arr) {
     std::string path = "data[" + std::to_string(i++) + "]";
     const auto* o = v.if_object();
-    if (!o) return Failure{decode_error(path + ": expected an object, got " + kind_name(v), rid)};
+    if (!o)
+      return Failure{decode_error(path + ": expected an object, got " + json_kind_name(v), rid)};
     FieldReader r(*o, path, opt);
     TaskLog l;
     l.id = r.integer("id").value_or(0);

@@ -53,27 +53,6 @@ std::optional<std::string> did_you_mean(std::string_view key,
 
 namespace {
 
-std::string kind_of(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-      return "an integer";
-    case json::kind::double_:
-      return "a number";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "an array";
-    case json::kind::object:
-      return "an object";
-  }
-  return "a value";
-}
-
 struct Problem {
   std::string path;
   std::string message;
@@ -98,7 +77,7 @@ class Decoder {
                              const std::vector<std::string_view>& later = {}) {
     const auto* obj = v.if_object();
     if (!obj) {
-      add(path, "expected an object, got " + kind_of(v));
+      add(path, "expected an object, got " + json_kind_name(v));
       return nullptr;
     }
     for (const auto& kv : *obj) {
@@ -125,7 +104,7 @@ class Decoder {
       }
       return std::string(*s);
     }
-    add(path, "expected a string, got " + kind_of(v));
+    add(path, "expected a string, got " + json_kind_name(v));
     return std::nullopt;
   }
 
@@ -150,7 +129,7 @@ class Decoder {
     if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
       n = static_cast<std::int64_t>(v.get_uint64());
     if (!n) {
-      add(path, "expected a positive integer, got " + kind_of(v));
+      add(path, "expected a positive integer, got " + json_kind_name(v));
       return std::nullopt;
     }
     if (*n <= 0) {
@@ -164,7 +143,7 @@ class Decoder {
     if (v.is_double()) return v.get_double();
     if (v.is_int64()) return static_cast<double>(v.get_int64());
     if (v.is_uint64()) return static_cast<double>(v.get_uint64());
-    add(path, "expected a number, got " + kind_of(v));
+    add(path, "expected a number, got " + json_kind_name(v));
     return std::nullopt;
   }
 };
@@ -315,7 +294,7 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
           }
         }
       } else {
-        d.add("jobs", "expected an array, got " + kind_of(*x));
+        d.add("jobs", "expected an array, got " + json_kind_name(*x));
       }
     }
     if (auto* x = o->if_contains("listen")) {

@@ -4,6 +4,27 @@
 
 namespace mmsmon {
 
+std::string json_kind_name(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null:
+      return "null";
+    case boost::json::kind::bool_:
+      return "a boolean";
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+      return "an integer";
+    case boost::json::kind::double_:
+      return "a fractional number";
+    case boost::json::kind::string:
+      return "a string";
+    case boost::json::kind::array:
+      return "an array";
+    case boost::json::kind::object:
+      return "an object";
+  }
+  return "a value";
+}
+
 TextPos position_of(std::string_view text, std::size_t offset) {
   TextPos p;
   if (offset > text.size()) offset = text.size();

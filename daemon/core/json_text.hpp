@@ -10,6 +10,9 @@
 
 namespace mmsmon {
 
+/// "a string", "an integer", "an object", ... for messages about wrong types.
+std::string json_kind_name(const boost::json::value& v);
+
 /// A 1-based position in a text file.
 struct TextPos {
   std::size_t line = 1;

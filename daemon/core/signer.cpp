@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <map>
 
 namespace mmsmon {
 namespace {
@@ -115,24 +114,28 @@ std::string canonical_query(const Params& query) {
 
 std::string canonical_request(const SigningInput& in, std::string* signed_headers) {
   // Same-named headers are joined with ',' after sorting their values, as the official signer.
-  std::map<std::string, std::vector<std::string>> signed_map;
+  std::vector<std::pair<std::string, std::string_view>> signed_list;
+  signed_list.reserve(in.headers.size());
   for (const auto& [name, value] : in.headers) {
     std::string n = lower(name);
     if (n == "host" || n == "content-type" || n.starts_with("x-acs-"))
-      signed_map[n].emplace_back(trim(value));
+      signed_list.emplace_back(std::move(n), trim(value));
   }
+  std::sort(signed_list.begin(), signed_list.end());
   std::string headers, names;
-  for (auto& [n, values] : signed_map) {
-    std::sort(values.begin(), values.end());
-    headers += n;
-    headers += ':';
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      if (i) headers += ',';
-      headers += values[i];
+  for (std::size_t i = 0; i < signed_list.size(); ++i) {
+    const auto& [n, v] = signed_list[i];
+    bool continues = i > 0 && signed_list[i - 1].first == n;
+    if (continues) {
+      headers.back() = ',';  // replace the '\n' of the previous value of this name
+    } else {
+      headers += n;
+      headers += ':';
+      if (!names.empty()) names += ';';
+      names += n;
     }
+    headers += v;
     headers += '\n';
-    if (!names.empty()) names += ';';
-    names += n;
   }
   if (signed_headers) *signed_headers = names;
   std::string out;
