@@ -1,5 +1,6 @@
 #include "app/daemon.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -8,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+
 #include <deque>
 #include <fstream>
 #include <random>
@@ -165,17 +167,10 @@ struct Daemon::Impl {
     emit(out);
   }
 
-  /// One poll of one job: waits for a slot and the governor, polls, records the result.
+  /// One poll of one job, holding a slot: polls, records the result, releases the slot.
   /// Returns how long to wait before the next poll. (A coroutine of its own so that its
   /// large frame exists only while a poll is under way, not for every job all the time.)
   awaitable<Millis> poll_once(Tracked& t, unsigned& attempt) {
-    co_await acquire_slot(t.timer);
-    if (stopping) {
-      release_slot();
-      co_return Millis{0};
-    }
-    auto slot = governor.reserve(steady_clock::now());
-    if (slot > steady_clock::now()) co_await sleep_until(t.timer, slot);
     auto r = co_await client->get_job(t.state.key);
     release_slot();
     if (stopping) co_return Millis{0};
@@ -205,6 +200,15 @@ struct Daemon::Impl {
     co_await sleep_until_tick(t.timer, steady_clock::now() + offset);
     unsigned attempt = 0;
     while (!stopping) {
+      // Wait for a slot and for the governor here, in this small frame: thousands of jobs
+      // may be waiting at once, and only the polls under way need poll_once's big frame.
+      co_await acquire_slot(t.timer);
+      if (stopping) {
+        release_slot();
+        break;
+      }
+      auto slot = governor.reserve(steady_clock::now());
+      if (slot > steady_clock::now()) co_await sleep_until(t.timer, slot);
       Millis delay = co_await poll_once(t, attempt);
       if (stopping) break;
       co_await sleep_until_tick(t.timer, steady_clock::now() + delay);

@@ -351,7 +351,9 @@ std::string Metrics::render(const std::vector<const JobState*>& jobs) const {
   std::string out;
   // Size the buffer from the last scrape: growing an 11 MB string by doubling would
   // briefly need twice the memory.
-  out.reserve(impl_->last_render_size + impl_->last_render_size / 16 + 65536);
+  // (About 1.2 kB per job before the first scrape tells.)
+  std::size_t expected = impl_->last_render_size ? impl_->last_render_size : jobs.size() * 1200;
+  out.reserve(expected + expected / 16 + 65536);
   render_job_metrics(out, jobs);
   std::ostringstream os;
   pm::TextSerializer().Serialize(os, impl_->registry->Collect());
