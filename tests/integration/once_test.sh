@@ -45,6 +45,12 @@ export ALIBABA_CLOUD_ACCESS_KEY_SECRET=$secret
 check "--check-config accepts a good config" test $? -eq 0
 check "--check-config names the credential source" contains "$work/out" "credentials from environment"
 
+src=$(cd "$(dirname "$0")/../.." && pwd)
+for example in "$src"/config/*.json; do
+  "$mmsmon" --config "$example" --check-config >"$work/out" 2>&1
+  check "shipped config $(basename "$example") is valid" test $? -eq 0
+done
+
 printf '{\n  "api": {"endpoint": "http://x"},\n  "jobs": [{"source_id": 1, "job_id": 2}],\n  "pol": {}\n}\n' >"$work/bad.json"
 "$mmsmon" --config "$work/bad.json" --check-config >"$work/out" 2>&1
 check "--check-config rejects a bad config" test $? -eq 1
