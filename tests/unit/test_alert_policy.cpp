@@ -3,25 +3,13 @@
 #include <boost/json.hpp>
 
 #include "core/alert_policy.hpp"
+#include "job_fixtures.hpp"
 
 using namespace mmsmon;
+using namespace mmsmon::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-const JobKey kKey{SourceId{2}, JobId{10}};
-const WallTime t0 = WallTime{} + std::chrono::hours(24 * 20000);
-
-Job snap(JobStatus s, std::int64_t done, std::int64_t num, bool stopped = false) {
-  Job j;
-  j.key = kKey;
-  j.name = "migrate_sales";
-  j.status = s;
-  j.task_done = done;
-  j.task_num = num;
-  j.stopped = stopped;
-  return j;
-}
 
 ApiError err(FailureReason r, unsigned status = 0, std::string code = "") {
   ApiError e;

@@ -1,26 +1,13 @@
 #include <doctest/doctest.h>
 
 #include "core/job_state.hpp"
+#include "job_fixtures.hpp"
 
 using namespace mmsmon;
+using namespace mmsmon::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-const JobKey kKey{SourceId{2}, JobId{10}};
-const WallTime t0 = WallTime{} + std::chrono::hours(24 * 20000);
-
-Job snap(JobStatus s, std::int64_t done, std::int64_t num, bool stopped = false) {
-  Job j;
-  j.key = kKey;
-  j.name = "job";
-  j.status = s;
-  j.status_raw = std::string(to_string(s));
-  j.task_done = done;
-  j.task_num = num;
-  j.stopped = stopped;
-  return j;
-}
 
 std::vector<JobEventKind> kinds(const std::vector<JobEvent>& ev) {
   std::vector<JobEventKind> k;
