@@ -2,7 +2,7 @@
 # Installs exactly the Debian 12 packages mmsmon needs that are missing. Idempotent: when
 # nothing is missing it touches no package index and prints nothing.
 #   deploy/bootstrap.sh          build + test dependencies
-#   deploy/bootstrap.sh --build  build dependencies only
+#   deploy/bootstrap.sh --demo   build dependencies and what the demo uses (curl)
 set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build pkg-config libboost1.81-dev libboost-json1.81-dev libspdlog-dev
@@ -13,7 +13,11 @@ build_pkgs=(g++ cmake ninja-build pkg-config libboost1.81-dev libboost-json1.81-
 test_pkgs=(openssl prometheus wrk clang-format curl ca-certificates iproute2)
 
 want=("${build_pkgs[@]}")
-[ "${1:-}" = "--build" ] || want+=("${test_pkgs[@]}")
+case "${1:-}" in
+  --demo) want+=(curl) ;;
+  "") want+=("${test_pkgs[@]}") ;;
+  *) echo "usage: deploy/bootstrap.sh [--demo]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
@@ -22,7 +26,7 @@ for p in "${want[@]}"; do
 done
 # Node.js may come from elsewhere (e.g. NodeSource, which bundles npm and conflicts with
 # Debian's npm package): only ask Debian for it when the commands are absent.
-if [ "${1:-}" != "--build" ]; then
+if [ -z "${1:-}" ]; then
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
 fi

@@ -3,8 +3,7 @@
 # daemon with config/demo.json, then shows alert lines as they come. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-deploy/bootstrap.sh --build
-command -v curl >/dev/null || { echo "demo: curl is needed (apt-get install curl)" >&2; exit 1; }
+deploy/bootstrap.sh --demo
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMMSMON_BUILD_TESTS=ON >/dev/null
 cmake --build build -j "$(nproc)" --target mmsmon mms-sim
 
