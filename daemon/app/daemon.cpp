@@ -42,7 +42,6 @@ struct Tracked {
   JobState state;
   asio::steady_timer timer;
   Millis interval;
-  bool running = false;
 };
 
 std::string json_time(const std::optional<WallTime>& t) {
@@ -193,7 +192,6 @@ struct Daemon::Impl {
 
   awaitable<void> poll_loop(Tracked& t, std::size_t index, std::size_t count) {
     ++running_pollers;
-    t.running = true;
     // First polls are spread evenly over the first interval: no thundering herd at start.
     auto offset = duration_cast<Millis>(t.interval * static_cast<double>(index) /
                                         static_cast<double>(std::max<std::size_t>(count, 1)));
@@ -213,7 +211,6 @@ struct Daemon::Impl {
       if (stopping) break;
       co_await sleep_until_tick(t.timer, steady_clock::now() + delay);
     }
-    t.running = false;
     if (--running_pollers == 0 && stopping) io.stop();
   }
 
