@@ -245,7 +245,10 @@ Result<json::value, ApiError> parse_body(std::string_view body, json::storage_pt
   json::parse_options po;
   po.max_depth = 32;
   unsigned char temp[4096];
-  json::stream_parser p(std::move(sp), po, temp, sizeof temp);
+  // The constructor's resource is only for the parser's own temporaries (beyond `temp`);
+  // the resulting value lives in the resource given to reset().
+  json::stream_parser p({}, po, temp, sizeof temp);
+  p.reset(std::move(sp));
   boost::system::error_code ec;
   std::size_t used = p.write_some(body.data(), body.size(), ec);
   if (!ec) p.finish(ec);
@@ -279,7 +282,8 @@ Result<std::pair<const json::value*, std::string>, ApiError> envelope(const json
 
 template <class T, class F>
 Result<Page<T>, ApiError> decode_page(std::string_view body, F&& item) {
-  auto root = parse_body(body);
+  json::monotonic_resource mr;  // one block per many values, freed at once
+  auto root = parse_body(body, &mr);
   if (!root) return Failure{std::move(root).error()};
   auto env = envelope(root.value());
   if (!env) return Failure{std::move(env).error()};
@@ -470,7 +474,8 @@ Result<Page<Task>, ApiError> decode_list_tasks(std::string_view body, const Deco
 
 Result<std::vector<TaskLog>, ApiError> decode_list_task_logs(std::string_view body,
                                                              const DecodeOptions& opt) {
-  auto root = parse_body(body);
+  json::monotonic_resource mr;  // one block per many values, freed at once
+  auto root = parse_body(body, &mr);
   if (!root) return Failure{std::move(root).error()};
   auto env = envelope(root.value());
   if (!env) return Failure{std::move(env).error()};

@@ -1,10 +1,11 @@
 #include "core/signer.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <array>
+#include <stdexcept>
 
 namespace mmsmon {
 namespace {
@@ -12,15 +13,77 @@ namespace {
 constexpr char kHex[] = "0123456789abcdef";
 constexpr char kHexUpper[] = "0123456789ABCDEF";
 
-std::string to_hex(const unsigned char* p, std::size_t n) {
-  std::string out;
-  out.reserve(n * 2);
+void append_hex(std::string& out, const unsigned char* p, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     out += kHex[p[i] >> 4];
     out += kHex[p[i] & 0xF];
   }
+}
+
+std::string to_hex(const unsigned char* p, std::size_t n) {
+  std::string out;
+  out.reserve(n * 2);
+  append_hex(out, p, n);
   return out;
 }
+
+using Sha256Digest = std::array<unsigned char, 32>;
+
+// OpenSSL 3 looks an algorithm up by name (under a lock) and allocates a fresh context on
+// every one-shot call; a poller signs every request, so each thread fetches SHA-256 and
+// HMAC once and reuses its contexts.
+struct CryptoContexts {
+  EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_MD_CTX* md_ctx = EVP_MD_CTX_new();
+  EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  EVP_MAC_CTX* mac_ctx = hmac ? EVP_MAC_CTX_new(hmac) : nullptr;
+
+  CryptoContexts() {
+    if (!sha256 || !md_ctx || !hmac || !mac_ctx)
+      throw std::runtime_error("OpenSSL has no SHA-256 or HMAC");
+  }
+  ~CryptoContexts() {
+    EVP_MAC_CTX_free(mac_ctx);
+    EVP_MAC_free(hmac);
+    EVP_MD_CTX_free(md_ctx);
+    EVP_MD_free(sha256);
+  }
+  CryptoContexts(const CryptoContexts&) = delete;
+  CryptoContexts& operator=(const CryptoContexts&) = delete;
+
+  static CryptoContexts& get() {
+    thread_local CryptoContexts c;
+    return c;
+  }
+
+  Sha256Digest sha(std::string_view data) {
+    Sha256Digest md{};
+    unsigned int len = 0;
+    if (EVP_DigestInit_ex(md_ctx, sha256, nullptr) != 1 ||
+        EVP_DigestUpdate(md_ctx, data.data(), data.size()) != 1 ||
+        EVP_DigestFinal_ex(md_ctx, md.data(), &len) != 1 || len != md.size())
+      throw std::runtime_error("SHA-256 failed");
+    return md;
+  }
+
+  Sha256Digest mac(std::string_view key, std::string_view message) {
+    char digest_name[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+                           OSSL_PARAM_construct_end()};
+    Sha256Digest md{};
+    std::size_t len = 0;
+    // An empty key is legal for HMAC, but OpenSSL takes a null key to mean "the previous
+    // one": point at a valid zero-length buffer instead.
+    static const unsigned char kNoKey[1] = {0};
+    const auto* k = key.empty() ? kNoKey : reinterpret_cast<const unsigned char*>(key.data());
+    if (EVP_MAC_init(mac_ctx, k, key.size(), params) != 1 ||
+        EVP_MAC_update(mac_ctx, reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size()) != 1 ||
+        EVP_MAC_final(mac_ctx, md.data(), &len, md.size()) != 1 || len != md.size())
+      throw std::runtime_error("HMAC-SHA256 failed");
+    return md;
+  }
+};
 
 bool unreserved(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -114,76 +177,95 @@ std::string canonical_query(const Params& query) {
 
 std::string canonical_request(const SigningInput& in, std::string* signed_headers) {
   // Same-named headers are joined with ',' after sorting their values, as the official signer.
-  std::vector<std::pair<std::string, std::string_view>> signed_list;
+  // Names are compared lower-case; only names that are not already are copied.
+  std::vector<std::string> lowered;
+  lowered.reserve(in.headers.size());  // no reallocation: views into it stay valid
+  std::vector<std::pair<std::string_view, std::string_view>> signed_list;
   signed_list.reserve(in.headers.size());
   for (const auto& [name, value] : in.headers) {
-    std::string n = lower(name);
+    std::string_view n = name;
+    if (std::any_of(n.begin(), n.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
+      n = lowered.emplace_back(lower(name));
     if (n == "host" || n == "content-type" || n.starts_with("x-acs-"))
-      signed_list.emplace_back(std::move(n), trim(value));
+      signed_list.emplace_back(n, trim(value));
   }
   std::sort(signed_list.begin(), signed_list.end());
-  std::string headers, names;
-  for (std::size_t i = 0; i < signed_list.size(); ++i) {
-    const auto& [n, v] = signed_list[i];
-    bool continues = i > 0 && signed_list[i - 1].first == n;
-    if (continues) {
-      headers.back() = ',';  // replace the '\n' of the previous value of this name
-    } else {
-      headers += n;
-      headers += ':';
-      if (!names.empty()) names += ';';
-      names += n;
-    }
-    headers += v;
-    headers += '\n';
-  }
-  if (signed_headers) *signed_headers = names;
-  std::string out;
+  std::string out, names;
   out.reserve(512);
+  names.reserve(160);
   out += in.method;
   out += '\n';
   out += in.canonical_uri;
   out += '\n';
-  out += canonical_query(in.query);
+  if (!in.query.empty()) out += canonical_query(in.query);
   out += '\n';
-  out += headers;
+  for (std::size_t i = 0; i < signed_list.size(); ++i) {
+    const auto& [n, v] = signed_list[i];
+    bool continues = i > 0 && signed_list[i - 1].first == n;
+    if (continues) {
+      out.back() = ',';  // replace the '\n' of the previous value of this name
+    } else {
+      out += n;
+      out += ':';
+      if (!names.empty()) names += ';';
+      names += n;
+    }
+    out += v;
+    out += '\n';
+  }
   out += '\n';
   out += names;
   out += '\n';
   out += in.payload_sha256;
+  if (signed_headers) *signed_headers = std::move(names);
   return out;
 }
 
 std::string sha256_hex(std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr);
-  return to_hex(md.data(), len);
+  auto md = CryptoContexts::get().sha(data);
+  return to_hex(md.data(), md.size());
 }
 
 std::string hmac_sha256_hex(std::string_view secret, std::string_view message) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), md.data(), &len);
-  return to_hex(md.data(), len);
+  auto md = CryptoContexts::get().mac(secret, message);
+  return to_hex(md.data(), md.size());
+}
+
+namespace {
+constexpr std::string_view kAlgorithmLine = "ACS3-HMAC-SHA256\n";
 }
 
 std::string string_to_sign(std::string_view canonical) {
-  return "ACS3-HMAC-SHA256\n" + sha256_hex(canonical);
+  auto md = CryptoContexts::get().sha(canonical);
+  std::string out;
+  out.reserve(kAlgorithmLine.size() + 2 * md.size());
+  out += kAlgorithmLine;
+  append_hex(out, md.data(), md.size());
+  return out;
 }
 
 std::string authorization(const SigningInput& in, std::string_view access_key_id,
                           std::string_view access_key_secret) {
+  auto& crypto = CryptoContexts::get();
   std::string names;
   std::string canonical = canonical_request(in, &names);
-  std::string signature = hmac_sha256_hex(access_key_secret, string_to_sign(canonical));
-  std::string out = "ACS3-HMAC-SHA256 Credential=";
+  // The string to sign on the stack: the algorithm line and 64 hex digits.
+  auto digest = crypto.sha(canonical);
+  std::array<char, kAlgorithmLine.size() + 64> to_sign{};
+  std::copy(kAlgorithmLine.begin(), kAlgorithmLine.end(), to_sign.begin());
+  for (std::size_t i = 0; i < digest.size(); ++i) {
+    to_sign[kAlgorithmLine.size() + 2 * i] = kHex[digest[i] >> 4];
+    to_sign[kAlgorithmLine.size() + 2 * i + 1] = kHex[digest[i] & 0xF];
+  }
+  auto signature = crypto.mac(access_key_secret, {to_sign.data(), to_sign.size()});
+  std::string out;
+  out.reserve(64 + access_key_id.size() + names.size() + 2 * signature.size());
+  out += "ACS3-HMAC-SHA256 Credential=";
   out += access_key_id;
   out += ",SignedHeaders=";
   out += names;
   out += ",Signature=";
-  out += signature;
+  append_hex(out, signature.data(), signature.size());
   return out;
 }
 
