@@ -2,16 +2,19 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
 #include <vector>
 
 namespace mmsmon {
@@ -22,31 +25,160 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using asio::awaitable;
+using std::chrono::steady_clock;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-std::optional<std::string> HttpResponse::header(std::string_view name) const {
-  for (const auto& [k, v] : headers)
-    if (k == name) return v;
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string_view> HttpResponse::header(std::string_view name) const {
+  // fields holds "name\0value\0" pairs: one allocation for the whole header.
+  std::string_view rest = fields;
+  while (!rest.empty()) {
+    auto name_end = rest.find('\0');
+    auto value_end = rest.find('\0', name_end + 1);
+    if (iequals(rest.substr(0, name_end), name))
+      return rest.substr(name_end + 1, value_end - name_end - 1);
+    rest.remove_prefix(value_end + 1);
+  }
   return std::nullopt;
 }
 
 namespace {
+
+/// A response parser that writes the status, the fields and the body straight into an
+/// HttpResponse: no intermediate field container, no copies.
+class ResponseParser : public http::basic_parser<false> {
+ public:
+  explicit ResponseParser(HttpResponse& out) : out_(out) { out_.fields.reserve(512); }
+
+ private:
+  void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
+                       boost::system::error_code&) override {}
+  void on_response_impl(int code, beast::string_view, int, boost::system::error_code&) override {
+    out_.status = static_cast<unsigned>(code);
+  }
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value,
+                     boost::system::error_code&) override {
+    out_.fields += name;
+    out_.fields += '\0';
+    out_.fields += value;
+    out_.fields += '\0';
+  }
+  void on_header_impl(boost::system::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                         boost::system::error_code&) override {
+    // The parser has checked the length against body_limit already.
+    if (length) out_.body.reserve(static_cast<std::size_t>(*length));
+  }
+  std::size_t on_body_impl(beast::string_view body, boost::system::error_code&) override {
+    out_.body += body;
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view,
+                            boost::system::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body,
+                                 boost::system::error_code&) override {
+    out_.body += body;
+    return body.size();
+  }
+  void on_finish_impl(boost::system::error_code&) override {}
+
+  HttpResponse& out_;
+};
 
 struct Conn {
   explicit Conn(asio::any_io_executor ex) : plain(ex) {}
   Conn(asio::any_io_executor ex, ssl::context& ctx) : plain(ex) {
     tls.emplace(std::move(plain), ctx);
   }
-  beast::tcp_stream plain;  // moved-from once `tls` owns the socket
-  std::optional<ssl::stream<beast::tcp_stream>> tls;
+  tcp::socket plain;  // moved-from once `tls` owns the socket
+  std::optional<ssl::stream<tcp::socket>> tls;
   beast::flat_buffer buf;
-  beast::tcp_stream& lowest() { return tls ? tls->next_layer() : plain; }
+  tcp::socket& lowest() { return tls ? tls->next_layer() : plain; }
+
+  // Deadline of the step under way (checked by the sweep), and whether it struck.
+  steady_clock::time_point deadline = steady_clock::time_point::max();
+  bool timed_out = false;
 };
 
-TransportError classify(const boost::system::error_code& ec, std::string_view step) {
+/// Deadlines of all connections with a step under way, enforced by one periodic sweep
+/// instead of a timer per step: a poll then costs no timer operations at all. A connection
+/// whose deadline passed is closed, which ends its pending operation. Shared with the
+/// pending operations so that it outlives the client while they unwind.
+class Deadlines : public std::enable_shared_from_this<Deadlines> {
+ public:
+  Deadlines(asio::any_io_executor ex, Millis timeout)
+      : timer(ex),
+        // Late by at most a quarter of the timeout, and by at most 250 ms.
+        period(std::clamp(timeout / 4, Millis{5}, Millis{250})) {}
+
+  std::vector<Conn*> busy;
+  asio::steady_timer timer;
+  Millis period;
+  bool armed = false;
+
+  void add(Conn* c) {
+    busy.push_back(c);
+    arm();
+  }
+  void remove(Conn* c) { std::erase(busy, c); }
+
+ private:
+  void arm() {
+    if (armed) return;
+    armed = true;
+    timer.expires_after(period);
+    timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      self->armed = false;
+      if (!ec) self->sweep();
+    });
+  }
+
+  void sweep() {
+    auto now = steady_clock::now();
+    for (Conn* c : busy) {
+      if (now < c->deadline) continue;
+      c->timed_out = true;
+      boost::system::error_code ignored;
+      c->lowest().close(ignored);  // its pending operation ends with operation_aborted
+    }
+    std::erase_if(busy, [](Conn* c) { return c->timed_out; });
+    if (!busy.empty()) arm();
+  }
+};
+
+/// Registers a connection with the sweep for as long as it is in scope.
+class DeadlineScope {
+ public:
+  DeadlineScope(std::shared_ptr<Deadlines> d, Conn& c) : d_(std::move(d)), c_(c) {
+    c_.timed_out = false;
+    d_->add(&c_);
+  }
+  ~DeadlineScope() { d_->remove(&c_); }
+  DeadlineScope(const DeadlineScope&) = delete;
+  DeadlineScope& operator=(const DeadlineScope&) = delete;
+
+ private:
+  std::shared_ptr<Deadlines> d_;
+  Conn& c_;
+};
+
+TransportError classify(const boost::system::error_code& ec, std::string_view step,
+                        bool timed_out) {
   TransportError e;
   e.message = std::string(step) + ": " + ec.message();
-  if (ec == beast::error::timeout || ec == asio::error::timed_out) {
+  if (timed_out || ec == asio::error::timed_out) {
     e.kind = TransportFailure::timeout;
     e.message = std::string(step) + ": deadline exceeded";
   } else if (ec.category() == asio::error::get_ssl_category() ||
@@ -70,14 +202,22 @@ bool is_ip_literal(const std::string& host) {
   return !ec;
 }
 
+bool has_line_break(std::string_view s) {
+  return s.find_first_of("\r\n") != std::string_view::npos;
+}
+
+constexpr std::size_t kReadSize = 16 * 1024;
+
 }  // namespace
 
 struct HttpClient::Impl {
   asio::any_io_executor ex;
   Endpoint ep;
+  std::string host_header;
   HttpClientOptions opt;
   std::optional<ssl::context> ctx;
   std::vector<std::unique_ptr<Conn>> idle;
+  std::shared_ptr<Deadlines> deadlines;
   std::uint64_t opened = 0;
 
   awaitable<Result<std::unique_ptr<Conn>, TransportError>> connect() {
@@ -95,20 +235,23 @@ struct HttpClient::Impl {
           TransportError{TransportFailure::network, "resolve " + ep.host + ": " + rec.message()}};
 
     auto c = ctx ? std::make_unique<Conn>(ex, *ctx) : std::make_unique<Conn>(ex);
-    c->lowest().expires_after(opt.timeout);
-    auto [cec, where] = co_await c->lowest().async_connect(results, use_tuple);
-    if (cec) co_return Failure{classify(cec, "connect " + ep.url())};
+    DeadlineScope scope(deadlines, *c);
+    c->deadline = steady_clock::now() + opt.timeout;
+    auto [cec, where] = co_await asio::async_connect(c->lowest(), results, use_tuple);
+    if (cec) co_return Failure{classify(cec, "connect " + ep.url(), c->timed_out)};
     ++opened;
+    boost::system::error_code ignored;
+    c->lowest().set_option(tcp::no_delay(true), ignored);
     if (c->tls) {
       if (!is_ip_literal(ep.host) &&
           !SSL_set_tlsext_host_name(c->tls->native_handle(), ep.host.c_str()))
         co_return Failure{TransportError{TransportFailure::tls, "cannot set SNI"}};
       c->tls->set_verify_mode(ssl::verify_peer);
       c->tls->set_verify_callback(ssl::host_name_verification(ep.host));
-      c->lowest().expires_after(opt.timeout);
+      c->deadline = steady_clock::now() + opt.timeout;
       auto [hec] = co_await c->tls->async_handshake(ssl::stream_base::client, use_tuple);
       if (hec) {
-        auto e = classify(hec, "TLS handshake with " + ep.url());
+        auto e = classify(hec, "TLS handshake with " + ep.url(), c->timed_out);
         long verify = SSL_get_verify_result(c->tls->native_handle());
         if (verify != X509_V_OK)
           e.message += " (" + std::string(X509_verify_cert_error_string(verify)) + ")";
@@ -118,48 +261,42 @@ struct HttpClient::Impl {
     co_return std::move(c);
   }
 
-  template <class Stream>
-  awaitable<Result<HttpResponse, TransportError>> exchange(Conn& c, Stream& s,
-                                                           const HttpRequest& req,
-                                                           bool& got_bytes) {
-    http::request<http::string_body> r;
-    r.method(http::string_to_verb(req.method));
-    r.target(req.target);
-    r.version(11);
+  /// The request as it goes on the wire, in one buffer.
+  Result<std::string, TransportError> serialize(const HttpRequest& req) const {
+    std::size_t size =
+        req.method.size() + req.target.size() + host_header.size() + 64 + req.body.size();
     for (const auto& [k, v] : req.headers)
-      r.set(k, v);
-    if (r.find(http::field::host) == r.end()) r.set(http::field::host, ep.host_header());
-    r.keep_alive(true);
-    r.body() = req.body;
-    r.prepare_payload();
-    c.lowest().expires_after(opt.timeout);
-    auto [wec, wn] = co_await http::async_write(s, r, use_tuple);
-    if (wec) co_return Failure{classify(wec, "write request")};
-
-    http::response_parser<http::string_body> p;
-    p.body_limit(opt.max_body);
-    p.header_limit(64 * 1024);
-    c.lowest().expires_after(opt.timeout);
-    auto [rec, rn] = co_await http::async_read(s, c.buf, p, use_tuple);
-    got_bytes = rn > 0 || p.got_some();
-    if (rec) {
-      auto e = classify(rec, "read response");
-      if (e.kind == TransportFailure::too_large)
-        e.message = "response body exceeds " + std::to_string(opt.max_body) + " bytes; cut off";
-      co_return Failure{std::move(e)};
+      size += k.size() + v.size() + 4;
+    bool has_host = false;
+    std::string wire;
+    wire.reserve(size);
+    wire += req.method;
+    wire += ' ';
+    wire += req.target;
+    wire += " HTTP/1.1\r\n";
+    for (const auto& [k, v] : req.headers) {
+      if (k.empty() || has_line_break(k) || has_line_break(v) || k.find(':') != k.npos)
+        return Failure{TransportError{TransportFailure::protocol,
+                                      "request header \"" + k + "\" is not valid"}};
+      has_host = has_host || iequals(k, "host");
+      wire += k;
+      wire += ": ";
+      wire += v;
+      wire += "\r\n";
     }
-    auto msg = p.release();
-    HttpResponse out;
-    out.status = msg.result_int();
-    for (const auto& f : msg) {
-      std::string name(f.name_string());
-      for (auto& ch : name)
-        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      out.headers.emplace_back(std::move(name), std::string(f.value()));
+    if (!has_host) {
+      wire += "Host: ";
+      wire += host_header;
+      wire += "\r\n";
     }
-    out.body = std::move(msg.body());
-    if (!msg.keep_alive()) out.headers.emplace_back(":close", "1");
-    co_return out;
+    if (!req.body.empty() || (req.method != "GET" && req.method != "HEAD")) {
+      wire += "Content-Length: ";
+      wire += std::to_string(req.body.size());
+      wire += "\r\n";
+    }
+    wire += "\r\n";
+    wire += req.body;
+    return wire;
   }
 };
 
@@ -171,7 +308,9 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(asio::any_io_executor ex,
   auto impl = std::make_unique<Impl>();
   impl->ex = ex;
   impl->ep = std::move(endpoint);
+  impl->host_header = impl->ep.host_header();
   impl->opt = std::move(opt);
+  impl->deadlines = std::make_shared<Deadlines>(ex, impl->opt.timeout);
   if (impl->ep.tls) {
     impl->ctx.emplace(ssl::context::tls_client);
     auto& ctx = *impl->ctx;
@@ -190,8 +329,13 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(asio::any_io_executor ex,
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
+// One coroutine for the whole exchange (a frame per poll is a heap allocation): take or
+// open a connection, write the request, read and parse the response.
 awaitable<Result<HttpResponse, TransportError>> HttpClient::send(HttpRequest req) {
   auto& d = *impl_;
+  auto wire = d.serialize(req);
+  if (!wire) co_return Failure{std::move(wire).error()};
+
   std::unique_ptr<Conn> c;
   bool reused = false;
   if (!d.idle.empty()) {
@@ -203,31 +347,74 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::send(HttpRequest req
     if (!made) co_return Failure{std::move(made).error()};
     c = std::move(made).value();
   }
+
+  HttpResponse out;
+  ResponseParser parser(out);
+  parser.eager(true);
+  parser.body_limit(d.opt.max_body);
+  parser.header_limit(64 * 1024);
+  if (req.method == "HEAD") parser.skip(true);  // a HEAD response has no body
   bool got_bytes = false;
-  // (No co_await inside ?: — GCC 12 miscompiles that.)
-  Result<HttpResponse, TransportError> r = Failure{TransportError{}};
-  if (c->tls)
-    r = co_await d.exchange(*c, *c->tls, req, got_bytes);
-  else
-    r = co_await d.exchange(*c, c->plain, req, got_bytes);
-  if (r) {
-    bool close = r->header(":close").has_value();
-    if (close) {
-      std::erase_if(r->headers, [](const auto& h) { return h.first == ":close"; });
-    } else if (d.idle.size() < d.opt.max_idle) {
+  boost::system::error_code ec;
+  const char* step = "write request";
+  {
+    DeadlineScope scope(d.deadlines, *c);
+    c->deadline = steady_clock::now() + d.opt.timeout;
+    // (No co_await inside ?: — GCC 12 miscompiles that.)
+    std::size_t n = 0;
+    if (c->tls)
+      std::tie(ec, n) = co_await asio::async_write(*c->tls, asio::buffer(*wire), use_tuple);
+    else
+      std::tie(ec, n) = co_await asio::async_write(c->plain, asio::buffer(*wire), use_tuple);
+
+    if (!ec) step = "read response";
+    c->deadline = steady_clock::now() + d.opt.timeout;
+    while (!ec) {
+      if (c->buf.size() > 0) {
+        std::size_t used = parser.put(c->buf.data(), ec);
+        c->buf.consume(used);
+        if (ec == http::error::need_more) {
+          ec = {};
+        } else if (ec || parser.is_done()) {
+          break;
+        } else if (used > 0) {
+          continue;  // parse what is left in the buffer before reading more
+        }
+      }
+      if (c->tls)
+        std::tie(ec, n) = co_await c->tls->async_read_some(c->buf.prepare(kReadSize), use_tuple);
+      else
+        std::tie(ec, n) = co_await c->plain.async_read_some(c->buf.prepare(kReadSize), use_tuple);
+      c->buf.commit(n);
+      got_bytes = got_bytes || n > 0;
+      if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
+        // The server closed the connection: that ends a body without a length, and is
+        // an error anywhere else.
+        if (parser.got_some()) {
+          ec = {};
+          parser.put_eof(ec);
+          if (!ec) break;
+        } else {
+          ec = http::error::end_of_stream;
+        }
+      }
+    }
+  }
+
+  if (!ec) {
+    if (parser.keep_alive() && d.idle.size() < d.opt.max_idle) {
+      c->buf.clear();
       d.idle.push_back(std::move(c));
     }
-    co_return r;
+    co_return out;
   }
+  auto e = classify(ec, step, c->timed_out);
+  if (e.kind == TransportFailure::too_large)
+    e.message = "response body exceeds " + std::to_string(d.opt.max_body) + " bytes; cut off";
   // The server may close an idle kept-alive connection at any moment; that is no failure
   // of the request itself.
-  Result<HttpResponse, TransportError> failed = std::move(r);
-  if (reused && !got_bytes && failed.error().kind == TransportFailure::network) {
-    TransportError e = failed.error();
-    e.stale_connection = true;
-    co_return Failure{std::move(e)};
-  }
-  co_return failed;
+  if (reused && !got_bytes && e.kind == TransportFailure::network) e.stale_connection = true;
+  co_return Failure{std::move(e)};
 }
 
 std::uint64_t HttpClient::connections_opened() const {

@@ -23,10 +23,10 @@ struct HttpRequest {
 
 struct HttpResponse {
   unsigned status = 0;
-  Params headers;  ///< names lower-cased
+  std::string fields;  ///< the header fields as "name\0value\0" pairs, as received
   std::string body;
-  /// The first header of that (lower-case) name.
-  std::optional<std::string> header(std::string_view name) const;
+  /// The value of the first field of that name (compared case-insensitively).
+  std::optional<std::string_view> header(std::string_view name) const;
 };
 
 /// Why a request got no usable response.
