@@ -42,6 +42,7 @@ struct Tracked {
   JobState state;
   asio::steady_timer timer;
   Millis interval;
+  unsigned attempt = 0;  ///< consecutive retryable failures, for the backoff
 };
 
 std::string json_time(const std::optional<WallTime>& t) {
@@ -75,11 +76,14 @@ struct Daemon::Impl {
   asio::signal_set signals;
   std::mt19937_64 rng;
   bool stopping = false;
+  // Jobs whose poller is still going (sleeping, waiting for a slot or polling); a poller
+  // that failed with an internal error stops and is counted in `dead_pollers`.
   std::size_t running_pollers = 0;
+  std::size_t dead_pollers = 0;
 
-  // In-flight cap: a counter and the timers of the coroutines waiting for a slot.
+  // In-flight cap: a counter and the jobs due for a poll, waiting for a slot.
   std::size_t in_flight = 0;
-  std::deque<asio::steady_timer*> slot_waiters;
+  std::deque<Tracked*> slot_waiters;
 
   double random01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
 
@@ -95,35 +99,69 @@ struct Daemon::Impl {
     co_await t.async_wait(use_tuple);
   }
 
-  /// Sleeps until `when` rounded up to the next 50 ms tick: polls due close together wake
-  /// the loop once instead of once each (thousands of jobs, one timer wake-up per tick).
-  awaitable<void> sleep_until_tick(asio::steady_timer& t, steady_clock::time_point when) {
+  // Scheduling. Between polls a job is only an armed timer: no coroutine frame waits for
+  // it, so 10,000 sleeping jobs cost 10,000 small timer operations and nothing more. A
+  // poll runs as a coroutine of its own, started when the job is due and a slot is free.
+
+  /// Arms the job's timer for `when` rounded up to the next 50 ms tick: polls due close
+  /// together wake the loop once instead of once each.
+  void schedule(Tracked& t, steady_clock::time_point when) {
     constexpr auto tick = duration_cast<steady_clock::duration>(50ms);
     auto since = when.time_since_epoch();
     auto rounded = ((since + tick - steady_clock::duration{1}) / tick) * tick;
-    t.expires_at(steady_clock::time_point{rounded});
-    co_await t.async_wait(use_tuple);
+    t.timer.expires_at(steady_clock::time_point{rounded});
+    t.timer.async_wait([this, &t](const boost::system::error_code& ec) {
+      if (ec || stopping) {
+        poller_ended();
+        return;
+      }
+      due(t);
+    });
   }
 
-  awaitable<void> acquire_slot(asio::steady_timer& t) {
+  /// The job is due: poll it now if a slot is free, else queue it for the next one.
+  void due(Tracked& t) {
     if (in_flight < cfg.poll.max_in_flight) {
       ++in_flight;
-      co_return;
+      start_poll(t);
+    } else {
+      slot_waiters.push_back(&t);
     }
-    // Wait to be handed a slot: release() cancels our timer after counting us in.
-    slot_waiters.push_back(&t);
-    t.expires_at(steady_clock::time_point::max());
-    co_await t.async_wait(use_tuple);
   }
 
   void release_slot() {
-    if (!slot_waiters.empty()) {
-      auto* t = slot_waiters.front();
-      slot_waiters.pop_front();
-      t->cancel();  // the slot passes to that waiter; in_flight stays the same
-    } else {
+    if (slot_waiters.empty() || stopping) {
       --in_flight;
+      return;
     }
+    Tracked* next = slot_waiters.front();  // the slot passes to it; in_flight stays the same
+    slot_waiters.pop_front();
+    start_poll(*next);
+  }
+
+  void start_poll(Tracked& t) {
+    asio::co_spawn(io, poll_once(t), [this, &t](std::exception_ptr e, Millis delay) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log->critical("job {}/{}: internal error in its poller, which stops: {}",
+                        t.state.key.source.value, t.state.key.job.value, ex.what());
+        }
+        ++dead_pollers;
+        poller_ended();
+        return;
+      }
+      if (stopping) {
+        poller_ended();
+        return;
+      }
+      schedule(t, steady_clock::now() + delay);
+    });
+  }
+
+  void poller_ended() {
+    if (--running_pollers == 0 && stopping) io.stop();
   }
 
   void on_call(const CallOutcome& o) {
@@ -146,11 +184,12 @@ struct Daemon::Impl {
         log->warn("job {}/{}: odd data from the API: {}", t.state.key.source.value,
                   t.state.key.job.value, a);
       auto events = observe_snapshot(t.state, std::move(r).value(), now);
-      for (const auto& e : events) {
-        std::ostringstream os;
-        os << e;
-        log->debug("job {}/{}: {}", t.state.key.source.value, t.state.key.job.value, os.str());
-      }
+      if (log->should_log(spdlog::level::debug))
+        for (const auto& e : events) {
+          std::ostringstream os;
+          os << e;
+          log->debug("job {}/{}: {}", t.state.key.source.value, t.state.key.job.value, os.str());
+        }
       auto alerts = policy.on_snapshot(t.state, events, now);
       out.insert(out.end(), alerts.begin(), alerts.end());
     } else {
@@ -166,13 +205,25 @@ struct Daemon::Impl {
     emit(out);
   }
 
-  /// One poll of one job, holding a slot: polls, records the result, releases the slot.
-  /// Returns how long to wait before the next poll. (A coroutine of its own so that its
-  /// large frame exists only while a poll is under way, not for every job all the time.)
-  awaitable<Millis> poll_once(Tracked& t, unsigned& attempt) {
-    auto r = co_await client->get_job(t.state.key);
+  /// One poll of one job, holding a slot: waits for the throttle governor, polls,
+  /// records the result, releases the slot. Returns how long to wait before the next
+  /// poll. The decoded job and the bookkeeping stay in plain functions, out of the frame.
+  awaitable<Millis> poll_once(Tracked& t) {
+    auto slot = governor.reserve(steady_clock::now());
+    if (slot > steady_clock::now()) co_await sleep_until(t.timer, slot);
+    if (stopping) {
+      release_slot();
+      co_return Millis{0};
+    }
+    CallOutcome out;
+    auto body = co_await client->fetch(get_mms_job_call(t.state.key), out);
     release_slot();
-    if (stopping) co_return Millis{0};
+    co_return after_poll(t, std::move(body), out);
+  }
+
+  Millis after_poll(Tracked& t, Result<std::string, ApiError> body, CallOutcome& out) {
+    auto r = client->finish_get_job(std::move(body), out, t.state.key);
+    if (stopping) return Millis{0};
     std::optional<FailureReason> failure;
     std::optional<Millis> retry_after;
     if (!r) {
@@ -182,36 +233,25 @@ struct Daemon::Impl {
     on_result(t, r);
     if (failure && is_retryable(*failure)) {
       // Retries back off exponentially with full jitter, never slower than the interval.
-      Millis delay = backoff_delay(1s, t.interval, attempt++, random01());
+      Millis delay = backoff_delay(1s, t.interval, t.attempt++, random01());
       if (retry_after) delay = std::max(delay, *retry_after);
-      co_return delay;
+      return delay;
     }
-    attempt = 0;
-    co_return jittered(t.interval, cfg.poll.jitter, random01());
+    t.attempt = 0;
+    return jittered(t.interval, cfg.poll.jitter, random01());
   }
 
-  awaitable<void> poll_loop(Tracked& t, std::size_t index, std::size_t count) {
-    ++running_pollers;
-    // First polls are spread evenly over the first interval: no thundering herd at start.
-    auto offset = duration_cast<Millis>(t.interval * static_cast<double>(index) /
-                                        static_cast<double>(std::max<std::size_t>(count, 1)));
-    co_await sleep_until_tick(t.timer, steady_clock::now() + offset);
-    unsigned attempt = 0;
-    while (!stopping) {
-      // Wait for a slot and for the governor here, in this small frame: thousands of jobs
-      // may be waiting at once, and only the polls under way need poll_once's big frame.
-      co_await acquire_slot(t.timer);
-      if (stopping) {
-        release_slot();
-        break;
-      }
-      auto slot = governor.reserve(steady_clock::now());
-      if (slot > steady_clock::now()) co_await sleep_until(t.timer, slot);
-      Millis delay = co_await poll_once(t, attempt);
-      if (stopping) break;
-      co_await sleep_until_tick(t.timer, steady_clock::now() + delay);
+  /// Starts every job's poller; first polls are spread evenly over the first interval (no
+  /// thundering herd at start).
+  void start_pollers() {
+    running_pollers = jobs.size();
+    auto now = steady_clock::now();
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      Tracked& t = *jobs[i];
+      auto offset = duration_cast<Millis>(t.interval * static_cast<double>(i) /
+                                          static_cast<double>(jobs.size()));
+      schedule(t, now + offset);
     }
-    if (--running_pollers == 0 && stopping) io.stop();
   }
 
   awaitable<void> ticker() {
@@ -248,6 +288,10 @@ struct Daemon::Impl {
     if (server) server->stop();
     for (auto& j : jobs)
       j->timer.cancel();
+    // Jobs queued for a slot end here; polls in flight end when they finish.
+    for (std::size_t i = 0, n = slot_waiters.size(); i < n; ++i)
+      poller_ended();
+    slot_waiters.clear();
     signals.cancel();
     if (running_pollers == 0) {
       io.stop();
@@ -294,10 +338,11 @@ struct Daemon::Impl {
     if (path == "/metrics" && get)
       return {200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(states())};
     if (path == "/-/healthy" && get) {
-      if (!stopping && running_pollers == jobs.size())
+      if (!stopping && dead_pollers == 0)
         return {200, "text/plain; charset=utf-8", "mmsmon is healthy\n"};
+      if (stopping) return {503, "text/plain; charset=utf-8", "mmsmon is stopping\n"};
       return {503, "text/plain; charset=utf-8",
-              std::to_string(jobs.size() - running_pollers) + " pollers are not running\n"};
+              std::to_string(dead_pollers) + " pollers are not running\n"};
     }
     if (path == "/-/ready" && get) {
       std::size_t waiting = 0;
@@ -395,11 +440,10 @@ struct Daemon::Impl {
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        log->critical("internal error in a poller: {}", ex.what());
+        log->critical("internal error: {}", ex.what());
       }
     };
-    for (std::size_t i = 0; i < jobs.size(); ++i)
-      asio::co_spawn(io, poll_loop(*jobs[i], i, jobs.size()), log_crash);
+    start_pollers();
     asio::co_spawn(io, ticker(), log_crash);
     io.run();
     log->info("stopped");

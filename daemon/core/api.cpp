@@ -560,12 +560,19 @@ std::string format_acs_date(WallTime now) {
   auto dp = floor<days>(secs);
   year_month_day ymd{dp};
   hh_mm_ss hms{secs - dp};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
+  // By hand: snprintf costs more than the rest of signing a request.
+  std::string out = "0000-00-00T00:00:00Z";
+  auto put = [&out](std::size_t at, int width, long long v) {
+    for (int i = width - 1; i >= 0; --i, v /= 10)
+      out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + v % 10);
+  };
+  put(0, 4, static_cast<int>(ymd.year()));
+  put(5, 2, static_cast<unsigned>(ymd.month()));
+  put(8, 2, static_cast<unsigned>(ymd.day()));
+  put(11, 2, hms.hours().count());
+  put(14, 2, hms.minutes().count());
+  put(17, 2, hms.seconds().count());
+  return out;
 }
 
 PreparedRequest prepare_request(const ApiCall& call, std::string_view host_header,
@@ -577,32 +584,33 @@ PreparedRequest prepare_request(const ApiCall& call, std::string_view host_heade
   in.canonical_uri = encode_path(call.raw_path);
   in.query = call.query;
   in.payload_sha256 = kEmptySha;
-  in.headers = {{"host", std::string(host_header)},
-                {"x-acs-action", call.action},
-                {"x-acs-version", std::string(kApiVersion)},
-                {"x-acs-date", format_acs_date(now)},
-                {"x-acs-signature-nonce", std::string(nonce)},
-                {"x-acs-content-sha256", kEmptySha}};
+  // Built in place (an initializer list would copy every string once more), with room
+  // for the three headers added after signing.
+  in.headers.reserve(11);
+  in.headers.emplace_back("host", host_header);
+  in.headers.emplace_back("x-acs-action", call.action);
+  in.headers.emplace_back("x-acs-version", kApiVersion);
+  in.headers.emplace_back("x-acs-date", format_acs_date(now));
+  in.headers.emplace_back("x-acs-signature-nonce", nonce);
+  in.headers.emplace_back("x-acs-content-sha256", kEmptySha);
   if (!key.security_token.empty()) {
-    in.headers.emplace_back("x-acs-security-token", std::string(key.security_token));
-    in.headers.emplace_back("x-acs-accesskey-id", std::string(key.access_key_id));
+    in.headers.emplace_back("x-acs-security-token", key.security_token);
+    in.headers.emplace_back("x-acs-accesskey-id", key.access_key_id);
   }
+  std::string auth = authorization(in, key.access_key_id, key.access_key_secret);
   PreparedRequest out;
   out.method = call.method;
-  out.target = in.canonical_uri;
-  std::string q;
-  for (const auto& [k, v] : call.query) {
-    q += q.empty() ? '?' : '&';
-    q += percent_encode(k);
-    q += '=';
-    q += percent_encode(v);
+  out.target = std::move(in.canonical_uri);
+  for (std::size_t i = 0; i < call.query.size(); ++i) {
+    out.target += i == 0 ? '?' : '&';
+    out.target += percent_encode(call.query[i].first);
+    out.target += '=';
+    out.target += percent_encode(call.query[i].second);
   }
-  out.target += q;
-  std::string auth = authorization(in, key.access_key_id, key.access_key_secret);
   out.headers = std::move(in.headers);
   out.headers.emplace_back("authorization", std::move(auth));
   out.headers.emplace_back("accept", "application/json");
-  out.headers.emplace_back("user-agent", std::string(user_agent));
+  out.headers.emplace_back("user-agent", user_agent);
   return out;
 }
 

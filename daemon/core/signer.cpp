@@ -1,6 +1,7 @@
 #include "core/signer.hpp"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -32,7 +33,8 @@ using Sha256Digest = std::array<unsigned char, 32>;
 // OpenSSL 3 looks an algorithm up by name (under a lock) and allocates a fresh context on
 // every one-shot call; a poller signs every request, so each thread fetches SHA-256 and
 // HMAC once and reuses its contexts.
-struct CryptoContexts {
+class CryptoContexts {
+ public:
   EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   EVP_MD_CTX* md_ctx = EVP_MD_CTX_new();
   EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
@@ -41,8 +43,14 @@ struct CryptoContexts {
   CryptoContexts() {
     if (!sha256 || !md_ctx || !hmac || !mac_ctx)
       throw std::runtime_error("OpenSSL has no SHA-256 or HMAC");
+    char digest_name[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+                           OSSL_PARAM_construct_end()};
+    if (EVP_MAC_CTX_set_params(mac_ctx, params) != 1)
+      throw std::runtime_error("OpenSSL cannot set up HMAC-SHA256");
   }
   ~CryptoContexts() {
+    forget_key();
     EVP_MAC_CTX_free(mac_ctx);
     EVP_MAC_free(hmac);
     EVP_MD_CTX_free(md_ctx);
@@ -67,22 +75,43 @@ struct CryptoContexts {
   }
 
   Sha256Digest mac(std::string_view key, std::string_view message) {
-    char digest_name[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
-                           OSSL_PARAM_construct_end()};
     Sha256Digest md{};
     std::size_t len = 0;
-    // An empty key is legal for HMAC, but OpenSSL takes a null key to mean "the previous
-    // one": point at a valid zero-length buffer instead.
-    static const unsigned char kNoKey[1] = {0};
-    const auto* k = key.empty() ? kNoKey : reinterpret_cast<const unsigned char*>(key.data());
-    if (EVP_MAC_init(mac_ctx, k, key.size(), params) != 1 ||
+    // Keying HMAC costs two SHA-256 blocks and OpenSSL bookkeeping; every request is
+    // signed with the same secret, so the context keeps its key until a different one
+    // comes (rotated credentials).
+    bool ok;
+    if (keyed_ && key == key_) {
+      ok = EVP_MAC_init(mac_ctx, nullptr, 0, nullptr) == 1;  // reuse the key
+    } else {
+      // An empty key is legal for HMAC, but a null pointer means "the previous key":
+      // point at a valid zero-length buffer instead.
+      static const unsigned char kNoKey[1] = {0};
+      const auto* k = key.empty() ? kNoKey : reinterpret_cast<const unsigned char*>(key.data());
+      ok = EVP_MAC_init(mac_ctx, k, key.size(), nullptr) == 1;
+      forget_key();
+      if (ok) {
+        key_.assign(key);
+        keyed_ = true;
+      }
+    }
+    if (!ok ||
         EVP_MAC_update(mac_ctx, reinterpret_cast<const unsigned char*>(message.data()),
                        message.size()) != 1 ||
         EVP_MAC_final(mac_ctx, md.data(), &len, md.size()) != 1 || len != md.size())
       throw std::runtime_error("HMAC-SHA256 failed");
     return md;
   }
+
+ private:
+  void forget_key() {
+    if (!key_.empty()) OPENSSL_cleanse(key_.data(), key_.size());
+    key_.clear();
+    keyed_ = false;
+  }
+
+  std::string key_;  ///< the key mac_ctx holds (to tell whether it changed)
+  bool keyed_ = false;
 };
 
 bool unreserved(unsigned char c) {

@@ -203,7 +203,7 @@ bool is_ip_literal(const std::string& host) {
 }
 
 bool has_line_break(std::string_view s) {
-  return s.find_first_of("\r\n") != std::string_view::npos;
+  return std::any_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n'; });
 }
 
 constexpr std::size_t kReadSize = 16 * 1024;
@@ -260,6 +260,9 @@ struct HttpClient::Impl {
     }
     co_return std::move(c);
   }
+
+  awaitable<Result<HttpResponse, TransportError>> exchange(Result<std::string, TransportError> wire,
+                                                           bool head);
 
   /// The request as it goes on the wire, in one buffer.
   Result<std::string, TransportError> serialize(const HttpRequest& req) const {
@@ -329,11 +332,16 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(asio::any_io_executor ex,
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
+awaitable<Result<HttpResponse, TransportError>> HttpClient::send(HttpRequest req) {
+  // Serialized here, outside the coroutine: its frame keeps the bytes, not the request.
+  return impl_->exchange(impl_->serialize(req), req.method == "HEAD");
+}
+
 // One coroutine for the whole exchange (a frame per poll is a heap allocation): take or
 // open a connection, write the request, read and parse the response.
-awaitable<Result<HttpResponse, TransportError>> HttpClient::send(HttpRequest req) {
-  auto& d = *impl_;
-  auto wire = d.serialize(req);
+awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
+    Result<std::string, TransportError> wire, bool head) {
+  auto& d = *this;
   if (!wire) co_return Failure{std::move(wire).error()};
 
   std::unique_ptr<Conn> c;
@@ -353,7 +361,7 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::send(HttpRequest req
   parser.eager(true);
   parser.body_limit(d.opt.max_body);
   parser.header_limit(64 * 1024);
-  if (req.method == "HEAD") parser.skip(true);  // a HEAD response has no body
+  if (head) parser.skip(true);  // a HEAD response has no body
   bool got_bytes = false;
   boost::system::error_code ec;
   const char* step = "write request";

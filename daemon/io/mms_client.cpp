@@ -46,55 +46,73 @@ std::optional<RateLimit> tighter(const std::optional<RateLimit>& a,
   return a->remain.value_or(1) <= b->remain.value_or(1) ? a : b;
 }
 
-}  // namespace
-
-awaitable<Result<std::string, ApiError>> MmsClient::send(const ApiCall& c, CallOutcome& out) {
-  auto started = std::chrono::steady_clock::now();
-  SigningKey key{creds_.access_key_id, creds_.access_key_secret.reveal(),
-                 creds_.security_token.reveal()};
-  Result<HttpResponse, TransportError> r = Failure{TransportError{}};
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    // Signed anew for each attempt: the nonce must never repeat.
-    auto prepared = prepare_request(c, http_.endpoint().host_header(), key, clock_(), next_nonce(),
-                                    opt_.user_agent);
-    HttpRequest req{prepared.method, std::move(prepared.target), std::move(prepared.headers), {}};
-    r = co_await http_.send(std::move(req));
-    if (r || !r.error().stale_connection) break;
-  }
-  out =
-      CallOutcome{c.action, std::nullopt, std::chrono::steady_clock::now() - started, std::nullopt};
-  Result<std::string, ApiError> result = std::string();
+/// Turns what the transport gave into the body or the classified error, and describes
+/// the call in `out`. (Plain code, not in a coroutine: keeps coroutine frames small.)
+Result<std::string, ApiError> to_result(Result<HttpResponse, TransportError> r,
+                                        std::chrono::steady_clock::time_point started,
+                                        CallOutcome& out) {
+  out.duration = std::chrono::steady_clock::now() - started;
   if (!r) {
     ApiError e;
     e.reason = reason_of(r.error().kind);
-    e.message = r.error().message;
+    e.message = std::move(r.error().message);
     out.failure = e.reason;
-    result = Failure{std::move(e)};
-  } else {
-    std::optional<RateLimit> user_api, user;
-    if (auto h = r->header("x-ratelimit-user-api")) user_api = parse_rate_limit(*h);
-    if (auto h = r->header("x-ratelimit-user")) user = parse_rate_limit(*h);
-    out.rate_limit = tighter(user_api, user);
-    if (r->status >= 200 && r->status < 300) {
-      result = std::move(r->body);
-    } else {
-      auto e = classify_error_response(r->status, r->body, user_api, user);
-      out.failure = e.reason;
-      result = Failure{std::move(e)};
-    }
+    return Failure{std::move(e)};
   }
-  co_return result;
+  std::optional<RateLimit> user_api, user;
+  if (auto h = r->header("x-ratelimit-user-api")) user_api = parse_rate_limit(*h);
+  if (auto h = r->header("x-ratelimit-user")) user = parse_rate_limit(*h);
+  out.rate_limit = tighter(user_api, user);
+  if (r->status >= 200 && r->status < 300) return std::move(r->body);
+  auto e = classify_error_response(r->status, r->body, user_api, user);
+  out.failure = e.reason;
+  return Failure{std::move(e)};
+}
+
+}  // namespace
+
+HttpRequest MmsClient::sign(const ApiCall& c) {
+  SigningKey key{creds_.access_key_id, creds_.access_key_secret.reveal(),
+                 creds_.security_token.reveal()};
+  // Signed anew for each attempt: the nonce must never repeat.
+  auto prepared = prepare_request(c, http_.endpoint().host_header(), key, clock_(), next_nonce(),
+                                  opt_.user_agent);
+  return HttpRequest{
+      std::move(prepared.method), std::move(prepared.target), std::move(prepared.headers), {}};
+}
+
+awaitable<Result<std::string, ApiError>> MmsClient::fetch(ApiCall c, CallOutcome& out) {
+  out = CallOutcome{c.action, std::nullopt, {}, std::nullopt};
+  auto started = std::chrono::steady_clock::now();
+  Result<HttpResponse, TransportError> r = Failure{TransportError{}};
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    r = co_await http_.send(sign(c));
+    if (r || !r.error().stale_connection) break;
+  }
+  co_return to_result(std::move(r), started, out);
+}
+
+template <class T, class Decode>
+Result<T, ApiError> MmsClient::finish(Result<std::string, ApiError> body, CallOutcome& out,
+                                      const Decode& decode) {
+  Result<T, ApiError> r =
+      body ? decode(*body) : Result<T, ApiError>(Failure{std::move(body).error()});
+  if (!r) out.failure = r.error().reason;  // a body we cannot use is a failed call too
+  if (observer_) observer_(out);
+  return r;
 }
 
 template <class T, class Decode>
 awaitable<Result<T, ApiError>> MmsClient::call_and_decode(ApiCall c, Decode decode) {
   CallOutcome out;
-  auto body = co_await send(c, out);
-  Result<T, ApiError> r =
-      body ? decode(*body) : Result<T, ApiError>(Failure{std::move(body).error()});
-  if (!r) out.failure = r.error().reason;  // a body we cannot use is a failed call too
-  if (observer_) observer_(out);
-  co_return r;
+  auto body = co_await fetch(std::move(c), out);
+  co_return finish<T>(std::move(body), out, decode);
+}
+
+Result<Job, ApiError> MmsClient::finish_get_job(Result<std::string, ApiError> body,
+                                                CallOutcome& out, const JobKey& key) {
+  return finish<Job>(std::move(body), out,
+                     [&](std::string_view b) { return decode_get_job(b, key, opt_.decode); });
 }
 
 awaitable<Result<Job, ApiError>> MmsClient::get_job(JobKey key) {
@@ -131,9 +149,9 @@ awaitable<Result<std::vector<TaskLog>, ApiError>> MmsClient::list_task_logs(Sour
 
 awaitable<Result<std::string, ApiError>> MmsClient::call(ApiCall c) {
   CallOutcome out;
-  auto r = co_await send(c, out);
+  auto body = co_await fetch(std::move(c), out);
   if (observer_) observer_(out);
-  co_return r;
+  co_return body;
 }
 
 }  // namespace mmsmon

@@ -38,14 +38,25 @@ class MmsClient {
   /// Sends one signed call and returns the 2xx body, or the classified error.
   boost::asio::awaitable<Result<std::string, ApiError>> call(ApiCall c);
 
+  /// GetMmsJob in two halves, for a caller that keeps the (large) decoded job out of its
+  /// coroutine frames: fetch() sends the call and classifies the answer into `out`;
+  /// finish_get_job() decodes the body and then tells the observer (a body that cannot be
+  /// used makes the call a failed one).
+  boost::asio::awaitable<Result<std::string, ApiError>> fetch(ApiCall c, CallOutcome& out);
+  Result<Job, ApiError> finish_get_job(Result<std::string, ApiError> body, CallOutcome& out,
+                                       const JobKey& key);
+
   void set_observer(Observer o) { observer_ = std::move(o); }
   void set_credentials(Credentials c) { creds_ = std::move(c); }
   const Credentials& credentials() const { return creds_; }
 
  private:
-  boost::asio::awaitable<Result<std::string, ApiError>> send(const ApiCall& c, CallOutcome& out);
   template <class T, class Decode>
   boost::asio::awaitable<Result<T, ApiError>> call_and_decode(ApiCall c, Decode decode);
+  template <class T, class Decode>
+  Result<T, ApiError> finish(Result<std::string, ApiError> body, CallOutcome& out,
+                             const Decode& decode);
+  HttpRequest sign(const ApiCall& c);
 
   std::string next_nonce();
 

@@ -89,14 +89,16 @@ struct World {
   std::unique_ptr<AlertTail> tail;
 
   World(const std::string& scenario, const std::string& jobs, const std::string& extra_config = "",
-        const std::string& secret = kSecret)
+        const std::string& secret = kSecret,
+        const std::string& poll = R"({"interval": "1s", "jitter": 0})")
       : sim(scenario) {
     alerts_path = (dir.path / "alerts.log").string();
     tail = std::make_unique<AlertTail>(alerts_path);
     std::string cfg = R"({
       "api": {"endpoint": ")" +
                       sim.url() + R"(", "timeout": "2s"},
-      "poll": {"interval": "1s", "jitter": 0},
+      "poll": )" + poll +
+                      R"(,
       "jobs": )" + jobs +
                       R"(,
       "listen": "127.0.0.1:0",
@@ -338,6 +340,28 @@ TEST_CASE("throttling slows every request down and raises one ApiThrottled") {
   w.sim.admin("DELETE", "/admin/faults");
   w.tail->wait_for("ApiThrottled", "resolved");
   CHECK(w.tail->count("ApiThrottled", "firing") == 1);
+}
+
+TEST_CASE("poll.max_in_flight caps the requests under way; SIGTERM waits for them") {
+  std::string jobs = "[";
+  std::string refs = "[";
+  for (int i = 1; i <= 8; ++i) {
+    jobs += std::string(i > 1 ? "," : "") + R"({"source_id": 7, "job_id": )" + std::to_string(i) +
+            R"(, "task_num": 10})";
+    refs +=
+        std::string(i > 1 ? "," : "") + R"({"source_id": 7, "job_id": )" + std::to_string(i) + "}";
+  }
+  // Every answer takes 300 ms: 8 jobs due each second would have up to 3 under way at once.
+  World w(creds_scenario(jobs + "]"), refs + "]", "", kSecret,
+          R"({"interval": "1s", "jitter": 0, "max_in_flight": 2})");
+  w.sim.admin("POST", "/admin/faults", R"({"delay": "300ms"})");
+  w.sim.admin("POST", "/admin/stats/reset");
+  w.wait_requests(12);
+  auto stats = w.sim.admin("GET", "/admin/stats");
+  CHECK(stats.at("max_in_flight").as_int64() == 2);
+  // Stopping while requests are under way: they finish, then the daemon exits cleanly.
+  CHECK(w.daemon->stop() == 0);
+  CHECK(w.daemon_log().find("internal error") == std::string::npos);
 }
 
 TEST_CASE("endpoints") {

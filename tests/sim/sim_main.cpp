@@ -112,14 +112,17 @@ awaitable<void> serve(Server& srv, Stream& s, tcp::socket::lowest_layer_type& so
       req.headers.emplace_back(std::move(name), std::string(f.value()));
     }
     req.body = std::move(msg.body());
+    bool admin = req.target.starts_with("/admin/");
+    auto& stats = srv.model.stats;
+    if (!admin) stats.max_in_flight = std::max(stats.max_in_flight, ++stats.in_flight);
     SimResponse r =
-        req.target.starts_with("/admin/")
-            ? srv.model.handle_admin(req, srv.elapsed())
-            : srv.model.handle_api(req, srv.elapsed(), std::chrono::system_clock::now());
+        admin ? srv.model.handle_admin(req, srv.elapsed())
+              : srv.model.handle_api(req, srv.elapsed(), std::chrono::system_clock::now());
     if (srv.log_requests)
       std::cerr << "mms-sim: " << req.method << ' ' << req.target << " -> " << r.status << '\n';
     bool close = false;
     co_await write_response(s, sock, r, msg.keep_alive(), close);
+    if (!admin) --stats.in_flight;
     if (close) co_return;
   }
 }

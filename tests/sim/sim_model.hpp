@@ -123,6 +123,8 @@ struct Stats {
   std::uint64_t auth_failures = 0;
   std::uint64_t throttled = 0;
   std::map<std::string, std::uint64_t> by_action;
+  std::uint64_t in_flight = 0;      ///< API requests read and not yet answered
+  std::uint64_t max_in_flight = 0;  ///< the most at any one time
 };
 
 class Model {
