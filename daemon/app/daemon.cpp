@@ -42,7 +42,8 @@ struct Tracked {
   JobState state;
   asio::steady_timer timer;
   Millis interval;
-  unsigned attempt = 0;  ///< consecutive retryable failures, for the backoff
+  unsigned attempt = 0;      ///< consecutive retryable failures, for the backoff
+  bool handed_slot = false;  ///< woken by release_slot() with an in-flight slot
 };
 
 std::string json_time(const std::optional<WallTime>& t) {
@@ -76,10 +77,7 @@ struct Daemon::Impl {
   asio::signal_set signals;
   std::mt19937_64 rng;
   bool stopping = false;
-  // Jobs whose poller is still going (sleeping, waiting for a slot or polling); a poller
-  // that failed with an internal error stops and is counted in `dead_pollers`.
   std::size_t running_pollers = 0;
-  std::size_t dead_pollers = 0;
 
   // In-flight cap: a counter and the jobs due for a poll, waiting for a slot.
   std::size_t in_flight = 0;
@@ -99,69 +97,24 @@ struct Daemon::Impl {
     co_await t.async_wait(use_tuple);
   }
 
-  // Scheduling. Between polls a job is only an armed timer: no coroutine frame waits for
-  // it, so 10,000 sleeping jobs cost 10,000 small timer operations and nothing more. A
-  // poll runs as a coroutine of its own, started when the job is due and a slot is free.
-
-  /// Arms the job's timer for `when` rounded up to the next 50 ms tick: polls due close
-  /// together wake the loop once instead of once each.
-  void schedule(Tracked& t, steady_clock::time_point when) {
+  /// `when` rounded up to the next 50 ms tick: polls due close together wake the loop once
+  /// instead of once each.
+  static steady_clock::time_point on_tick(steady_clock::time_point when) {
     constexpr auto tick = duration_cast<steady_clock::duration>(50ms);
     auto since = when.time_since_epoch();
-    auto rounded = ((since + tick - steady_clock::duration{1}) / tick) * tick;
-    t.timer.expires_at(steady_clock::time_point{rounded});
-    t.timer.async_wait([this, &t](const boost::system::error_code& ec) {
-      if (ec || stopping) {
-        poller_ended();
-        return;
-      }
-      due(t);
-    });
+    return steady_clock::time_point{((since + tick - steady_clock::duration{1}) / tick) * tick};
   }
 
-  /// The job is due: poll it now if a slot is free, else queue it for the next one.
-  void due(Tracked& t) {
-    if (in_flight < cfg.poll.max_in_flight) {
-      ++in_flight;
-      start_poll(t);
-    } else {
-      slot_waiters.push_back(&t);
-    }
-  }
-
+  /// Hands the slot of a finished poll to the next job waiting for one, if any.
   void release_slot() {
     if (slot_waiters.empty() || stopping) {
       --in_flight;
       return;
     }
-    Tracked* next = slot_waiters.front();  // the slot passes to it; in_flight stays the same
+    Tracked* next = slot_waiters.front();  // in_flight stays the same
     slot_waiters.pop_front();
-    start_poll(*next);
-  }
-
-  void start_poll(Tracked& t) {
-    asio::co_spawn(io, poll_once(t), [this, &t](std::exception_ptr e, Millis delay) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log->critical("job {}/{}: internal error in its poller, which stops: {}",
-                        t.state.key.source.value, t.state.key.job.value, ex.what());
-        }
-        ++dead_pollers;
-        poller_ended();
-        return;
-      }
-      if (stopping) {
-        poller_ended();
-        return;
-      }
-      schedule(t, steady_clock::now() + delay);
-    });
-  }
-
-  void poller_ended() {
-    if (--running_pollers == 0 && stopping) io.stop();
+    next->handed_slot = true;
+    next->timer.cancel();
   }
 
   void on_call(const CallOutcome& o) {
@@ -205,6 +158,31 @@ struct Daemon::Impl {
     emit(out);
   }
 
+  /// One job's poller: sleeps, waits for a slot, polls, for as long as the daemon runs.
+  /// Its frame lives as long as the job and is small; each poll's larger state lives in
+  /// poll_once's frame only while that poll is under way. Everything waits on the one
+  /// timer of the job, at one co_await: 10,000 sleeping jobs are 10,000 small frames.
+  awaitable<void> poll_loop(Tracked& t, steady_clock::time_point first) {
+    t.timer.expires_at(on_tick(first));
+    for (;;) {
+      co_await t.timer.async_wait(use_tuple);  // sleeping, or queued for a slot
+      if (stopping) break;
+      if (t.handed_slot) {
+        t.handed_slot = false;  // release_slot() passed us its slot
+      } else if (in_flight < cfg.poll.max_in_flight) {
+        ++in_flight;
+      } else {
+        slot_waiters.push_back(&t);
+        t.timer.expires_at(steady_clock::time_point::max());
+        continue;
+      }
+      Millis delay = co_await poll_once(t);
+      if (stopping) break;
+      t.timer.expires_at(on_tick(steady_clock::now() + delay));
+    }
+    if (--running_pollers == 0 && stopping) io.stop();
+  }
+
   /// One poll of one job, holding a slot: waits for the throttle governor, polls,
   /// records the result, releases the slot. Returns how long to wait before the next
   /// poll. The decoded job and the bookkeeping stay in plain functions, out of the frame.
@@ -241,19 +219,6 @@ struct Daemon::Impl {
     return jittered(t.interval, cfg.poll.jitter, random01());
   }
 
-  /// Starts every job's poller; first polls are spread evenly over the first interval (no
-  /// thundering herd at start).
-  void start_pollers() {
-    running_pollers = jobs.size();
-    auto now = steady_clock::now();
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      Tracked& t = *jobs[i];
-      auto offset = duration_cast<Millis>(t.interval * static_cast<double>(i) /
-                                          static_cast<double>(jobs.size()));
-      schedule(t, now + offset);
-    }
-  }
-
   awaitable<void> ticker() {
     asio::steady_timer t(io);
     while (!stopping) {
@@ -288,9 +253,6 @@ struct Daemon::Impl {
     if (server) server->stop();
     for (auto& j : jobs)
       j->timer.cancel();
-    // Jobs queued for a slot end here; polls in flight end when they finish.
-    for (std::size_t i = 0, n = slot_waiters.size(); i < n; ++i)
-      poller_ended();
     slot_waiters.clear();
     signals.cancel();
     if (running_pollers == 0) {
@@ -338,11 +300,11 @@ struct Daemon::Impl {
     if (path == "/metrics" && get)
       return {200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(states())};
     if (path == "/-/healthy" && get) {
-      if (!stopping && dead_pollers == 0)
+      if (!stopping && running_pollers == jobs.size())
         return {200, "text/plain; charset=utf-8", "mmsmon is healthy\n"};
       if (stopping) return {503, "text/plain; charset=utf-8", "mmsmon is stopping\n"};
       return {503, "text/plain; charset=utf-8",
-              std::to_string(dead_pollers) + " pollers are not running\n"};
+              std::to_string(jobs.size() - running_pollers) + " pollers are not running\n"};
     }
     if (path == "/-/ready" && get) {
       std::size_t waiting = 0;
@@ -440,10 +402,17 @@ struct Daemon::Impl {
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        log->critical("internal error: {}", ex.what());
+        log->critical("internal error in a poller, which stops: {}", ex.what());
       }
     };
-    start_pollers();
+    // First polls are spread evenly over the first interval: no thundering herd at start.
+    auto now = steady_clock::now();
+    running_pollers = jobs.size();
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      auto offset = duration_cast<Millis>(jobs[i]->interval * static_cast<double>(i) /
+                                          static_cast<double>(jobs.size()));
+      asio::co_spawn(io, poll_loop(*jobs[i], now + offset), log_crash);
+    }
     asio::co_spawn(io, ticker(), log_crash);
     io.run();
     log->info("stopped");

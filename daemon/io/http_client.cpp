@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -114,39 +115,21 @@ struct Conn {
 
 /// Deadlines of all connections with a step under way, enforced by one periodic sweep
 /// instead of a timer per step: a poll then costs no timer operations at all. A connection
-/// whose deadline passed is closed, which ends its pending operation. Shared with the
-/// pending operations so that it outlives the client while they unwind.
-class Deadlines : public std::enable_shared_from_this<Deadlines> {
- public:
+/// whose deadline passed is closed, which ends its pending operation. The sweeping
+/// coroutine shares ownership, so that it can outlive the client while the loop unwinds.
+struct Deadlines {
   Deadlines(asio::any_io_executor ex, Millis timeout)
-      : timer(ex),
+      : ex(std::move(ex)),
         // Late by at most a quarter of the timeout, and by at most 250 ms.
         period(std::clamp(timeout / 4, Millis{5}, Millis{250})) {}
 
-  std::vector<Conn*> busy;
-  asio::steady_timer timer;
+  asio::any_io_executor ex;
   Millis period;
-  bool armed = false;
+  std::vector<Conn*> busy;
+  bool sweeping = false;  ///< a sweep_deadlines coroutine is running
 
-  void add(Conn* c) {
-    busy.push_back(c);
-    arm();
-  }
-  void remove(Conn* c) { std::erase(busy, c); }
-
- private:
-  void arm() {
-    if (armed) return;
-    armed = true;
-    timer.expires_after(period);
-    timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      self->armed = false;
-      if (!ec) self->sweep();
-    });
-  }
-
-  void sweep() {
-    auto now = steady_clock::now();
+  /// Closes the connections whose deadline has passed and forgets them.
+  void sweep(steady_clock::time_point now) {
     for (Conn* c : busy) {
       if (now < c->deadline) continue;
       c->timed_out = true;
@@ -154,18 +137,36 @@ class Deadlines : public std::enable_shared_from_this<Deadlines> {
       c->lowest().close(ignored);  // its pending operation ends with operation_aborted
     }
     std::erase_if(busy, [](Conn* c) { return c->timed_out; });
-    if (!busy.empty()) arm();
   }
 };
 
-/// Registers a connection with the sweep for as long as it is in scope.
+/// Sweeps every `period` while any connection is busy, then ends (the next busy
+/// connection starts a new one).
+awaitable<void> sweep_deadlines(std::shared_ptr<Deadlines> d) {
+  asio::steady_timer timer(d->ex);
+  while (!d->busy.empty()) {
+    timer.expires_after(d->period);
+    co_await timer.async_wait(use_tuple);
+    d->sweep(steady_clock::now());
+  }
+  d->sweeping = false;
+}
+
+/// Registers a connection with the sweep for as long as it is in scope. (Shares ownership:
+/// a frame unwound after the client is gone still finds the list.)
 class DeadlineScope {
  public:
   DeadlineScope(std::shared_ptr<Deadlines> d, Conn& c) : d_(std::move(d)), c_(c) {
     c_.timed_out = false;
-    d_->add(&c_);
+    d_->busy.push_back(&c_);
+    if (!d_->sweeping) {
+      d_->sweeping = true;
+      asio::co_spawn(d_->ex, sweep_deadlines(d_), [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);  // a bug: let it reach the loop's caller
+      });
+    }
   }
-  ~DeadlineScope() { d_->remove(&c_); }
+  ~DeadlineScope() { std::erase(d_->busy, &c_); }
   DeadlineScope(const DeadlineScope&) = delete;
   DeadlineScope& operator=(const DeadlineScope&) = delete;
 
