@@ -149,6 +149,17 @@ std::string creds_scenario(const std::string& jobs) {
          R"(", "access_key_secret": ")" + kSecret + R"("}], "jobs": )" + jobs + "}";
 }
 
+/// Jobs 7/1 .. 7/n with 10 tasks each: the simulator's list and the daemon's list.
+std::pair<std::string, std::string> numbered_jobs(int n) {
+  std::string jobs = "[", refs = "[";
+  for (int i = 1; i <= n; ++i) {
+    std::string key = R"({"source_id": 7, "job_id": )" + std::to_string(i);
+    jobs += (i > 1 ? "," : "") + key + R"(, "task_num": 10})";
+    refs += (i > 1 ? "," : "") + key + "}";
+  }
+  return {jobs + "]", refs + "]"};
+}
+
 void set_job(World& w, const std::string& fields) {
   w.sim.admin("POST", "/admin/jobs", R"({"source_id": 7, "job_id": 1, )" + fields + "}");
 }
@@ -305,15 +316,8 @@ TEST_CASE("wrong credentials: one ApiAuthFailed firing, one resolved after the f
 }
 
 TEST_CASE("throttling slows every request down and raises one ApiThrottled") {
-  std::string jobs = "[";
-  std::string refs = "[";
-  for (int i = 1; i <= 20; ++i) {
-    jobs += std::string(i > 1 ? "," : "") + R"({"source_id": 7, "job_id": )" + std::to_string(i) +
-            R"(, "task_num": 10})";
-    refs +=
-        std::string(i > 1 ? "," : "") + R"({"source_id": 7, "job_id": )" + std::to_string(i) + "}";
-  }
-  World w(creds_scenario(jobs + "]"), refs + "]");
+  auto [jobs, refs] = numbered_jobs(20);
+  World w(creds_scenario(jobs), refs);
   w.wait_ready();
   // Unthrottled: 20 jobs at 1s is about 20 requests per second.
   auto t0 = std::chrono::steady_clock::now();
@@ -343,16 +347,9 @@ TEST_CASE("throttling slows every request down and raises one ApiThrottled") {
 }
 
 TEST_CASE("poll.max_in_flight caps the requests under way; SIGTERM waits for them") {
-  std::string jobs = "[";
-  std::string refs = "[";
-  for (int i = 1; i <= 8; ++i) {
-    jobs += std::string(i > 1 ? "," : "") + R"({"source_id": 7, "job_id": )" + std::to_string(i) +
-            R"(, "task_num": 10})";
-    refs +=
-        std::string(i > 1 ? "," : "") + R"({"source_id": 7, "job_id": )" + std::to_string(i) + "}";
-  }
+  auto [jobs, refs] = numbered_jobs(8);
   // Every answer takes 300 ms: 8 jobs due each second would have up to 3 under way at once.
-  World w(creds_scenario(jobs + "]"), refs + "]", "", kSecret,
+  World w(creds_scenario(jobs), refs, "", kSecret,
           R"({"interval": "1s", "jitter": 0, "max_in_flight": 2})");
   w.sim.admin("POST", "/admin/faults", R"({"delay": "300ms"})");
   w.sim.admin("POST", "/admin/stats/reset");
