@@ -145,13 +145,19 @@ std::string tasks_text(const std::optional<std::int64_t>& done,
   return (done ? std::to_string(*done) : "?") + "/" + (num ? std::to_string(*num) : "?") + " tasks";
 }
 
-Alert job_alert(const JobState& st, std::string name, AlertState state, Severity sev,
-                WallTime now) {
+/// An alert about the API as a whole (no job).
+Alert api_alert(std::string name, AlertState state, Severity sev, WallTime now) {
   Alert a;
   a.name = std::move(name);
   a.state = state;
   a.severity = sev;
   a.ts = now;
+  return a;
+}
+
+Alert job_alert(const JobState& st, std::string name, AlertState state, Severity sev,
+                WallTime now) {
+  Alert a = api_alert(std::move(name), state, sev, now);
   a.job = st.key;
   if (st.last && st.last->name) a.job_name = *st.last->name;
   return a;
@@ -296,16 +302,8 @@ std::vector<Alert> AlertPolicy::on_failure(const JobState& st, const ApiError& e
 
 std::vector<Alert> AlertPolicy::on_api_call(const ApiError* err, WallTime now) {
   std::vector<Alert> out;
-  auto api_alert = [&](std::string name, AlertState state, Severity sev) {
-    Alert a;
-    a.name = std::move(name);
-    a.state = state;
-    a.severity = sev;
-    a.ts = now;
-    return a;
-  };
   if (err && err->reason == FailureReason::auth) {
-    auto a = api_alert("ApiAuthFailed", AlertState::firing, Severity::critical);
+    auto a = api_alert("ApiAuthFailed", AlertState::firing, Severity::critical, now);
     a.summary =
         "The MMS API rejects mmsmon's credentials or permissions (" +
         (err->code.empty() ? std::string("HTTP ") + std::to_string(err->http_status) : err->code) +
@@ -317,7 +315,7 @@ std::vector<Alert> AlertPolicy::on_api_call(const ApiError* err, WallTime now) {
     // the call never reached the API (network, timeout, TLS).
     bool reached = err == nullptr || err->http_status != 0;
     if (reached && is_firing("ApiAuthFailed", std::nullopt)) {
-      auto a = api_alert("ApiAuthFailed", AlertState::resolved, Severity::critical);
+      auto a = api_alert("ApiAuthFailed", AlertState::resolved, Severity::critical, now);
       a.summary = "The MMS API accepts mmsmon's credentials again.";
       resolve(out, std::move(a));
     }
@@ -332,11 +330,7 @@ std::vector<Alert> AlertPolicy::on_pacing(bool throttled, const ApiError* cause,
     calm_since_.reset();
     if (!throttle_since_) throttle_since_ = now;
     if (now - *throttle_since_ >= t_.throttled_after) {
-      Alert a;
-      a.name = "ApiThrottled";
-      a.state = AlertState::firing;
-      a.severity = Severity::warning;
-      a.ts = now;
+      auto a = api_alert("ApiThrottled", AlertState::firing, Severity::warning, now);
       a.summary = "The MMS API has been throttling mmsmon for " +
                   format_duration(duration_cast<Millis>(now - *throttle_since_)) +
                   "; polling is slowed down.";
@@ -353,11 +347,7 @@ std::vector<Alert> AlertPolicy::on_pacing(bool throttled, const ApiError* cause,
   if (!throttle_since_) return out;
   if (!calm_since_) calm_since_ = now;
   if (now - *calm_since_ >= t_.throttled_after) {
-    Alert a;
-    a.name = "ApiThrottled";
-    a.state = AlertState::resolved;
-    a.severity = Severity::warning;
-    a.ts = now;
+    auto a = api_alert("ApiThrottled", AlertState::resolved, Severity::warning, now);
     a.summary = "The MMS API no longer throttles mmsmon; polling is back to full speed.";
     resolve(out, std::move(a));
     throttle_since_.reset();
