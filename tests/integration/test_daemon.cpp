@@ -136,6 +136,16 @@ struct World {
     }
   }
 
+  /// Requests per second the simulator serves while `n` more come in.
+  double request_rate(std::int64_t n) {
+    auto requests = [&] { return sim.admin("GET", "/admin/stats").at("requests").as_int64(); };
+    auto t0 = std::chrono::steady_clock::now();
+    auto r0 = requests();
+    wait_requests(n);
+    return static_cast<double>(requests() - r0) /
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+
   std::string daemon_log() {
     std::ifstream in(dir.path / "daemon.log");
     std::stringstream ss;
@@ -320,22 +330,12 @@ TEST_CASE("throttling slows every request down and raises one ApiThrottled") {
   World w(creds_scenario(jobs), refs);
   w.wait_ready();
   // Unthrottled: 20 jobs at 1s is about 20 requests per second.
-  auto t0 = std::chrono::steady_clock::now();
-  auto r0 = w.sim.admin("GET", "/admin/stats").at("requests").as_int64();
-  w.wait_requests(40);
-  double free_rate =
-      static_cast<double>(w.sim.admin("GET", "/admin/stats").at("requests").as_int64() - r0) /
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double free_rate = w.request_rate(40);
   // The API now allows 4 requests per second.
   w.sim.admin("POST", "/admin/faults", R"({"rate_limit": {"per_second": 4, "burst": 4}})");
   auto firing = w.tail->wait_for("ApiThrottled", "firing");
   CHECK(firing.at("code").as_string() == "Throttling.User");
-  auto t1 = std::chrono::steady_clock::now();
-  auto r1 = w.sim.admin("GET", "/admin/stats").at("requests").as_int64();
-  w.wait_requests(12);
-  double throttled_rate =
-      static_cast<double>(w.sim.admin("GET", "/admin/stats").at("requests").as_int64() - r1) /
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  double throttled_rate = w.request_rate(12);
   MESSAGE("requests per second: " << free_rate << " before, " << throttled_rate
                                   << " while throttled");
   CHECK(free_rate > 12);
