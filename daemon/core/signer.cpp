@@ -35,27 +35,17 @@ using Sha256Digest = std::array<unsigned char, 32>;
 // HMAC once and reuses its contexts.
 class CryptoContexts {
  public:
-  EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  EVP_MD_CTX* md_ctx = EVP_MD_CTX_new();
-  EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  EVP_MAC_CTX* mac_ctx = hmac ? EVP_MAC_CTX_new(hmac) : nullptr;
-
   CryptoContexts() {
-    if (!sha256 || !md_ctx || !hmac || !mac_ctx)
-      throw std::runtime_error("OpenSSL has no SHA-256 or HMAC");
     char digest_name[] = "SHA256";
     OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
                            OSSL_PARAM_construct_end()};
-    if (EVP_MAC_CTX_set_params(mac_ctx, params) != 1)
-      throw std::runtime_error("OpenSSL cannot set up HMAC-SHA256");
+    if (!sha256_ || !md_ctx_ || !hmac_ || !mac_ctx_ ||
+        EVP_MAC_CTX_set_params(mac_ctx_, params) != 1) {
+      free_all();  // no destructor runs for a constructor that throws
+      throw std::runtime_error("OpenSSL cannot set up SHA-256 or HMAC-SHA256");
+    }
   }
-  ~CryptoContexts() {
-    forget_key();
-    EVP_MAC_CTX_free(mac_ctx);
-    EVP_MAC_free(hmac);
-    EVP_MD_CTX_free(md_ctx);
-    EVP_MD_free(sha256);
-  }
+  ~CryptoContexts() { free_all(); }
   CryptoContexts(const CryptoContexts&) = delete;
   CryptoContexts& operator=(const CryptoContexts&) = delete;
 
@@ -67,9 +57,9 @@ class CryptoContexts {
   Sha256Digest sha(std::string_view data) {
     Sha256Digest md{};
     unsigned int len = 0;
-    if (EVP_DigestInit_ex(md_ctx, sha256, nullptr) != 1 ||
-        EVP_DigestUpdate(md_ctx, data.data(), data.size()) != 1 ||
-        EVP_DigestFinal_ex(md_ctx, md.data(), &len) != 1 || len != md.size())
+    if (EVP_DigestInit_ex(md_ctx_, sha256_, nullptr) != 1 ||
+        EVP_DigestUpdate(md_ctx_, data.data(), data.size()) != 1 ||
+        EVP_DigestFinal_ex(md_ctx_, md.data(), &len) != 1 || len != md.size())
       throw std::runtime_error("SHA-256 failed");
     return md;
   }
@@ -82,13 +72,13 @@ class CryptoContexts {
     // comes (rotated credentials).
     bool ok;
     if (keyed_ && key == key_) {
-      ok = EVP_MAC_init(mac_ctx, nullptr, 0, nullptr) == 1;  // reuse the key
+      ok = EVP_MAC_init(mac_ctx_, nullptr, 0, nullptr) == 1;  // reuse the key
     } else {
       // An empty key is legal for HMAC, but a null pointer means "the previous key":
       // point at a valid zero-length buffer instead.
       static const unsigned char kNoKey[1] = {0};
       const auto* k = key.empty() ? kNoKey : reinterpret_cast<const unsigned char*>(key.data());
-      ok = EVP_MAC_init(mac_ctx, k, key.size(), nullptr) == 1;
+      ok = EVP_MAC_init(mac_ctx_, k, key.size(), nullptr) == 1;
       forget_key();
       if (ok) {
         key_.assign(key);
@@ -96,9 +86,9 @@ class CryptoContexts {
       }
     }
     if (!ok ||
-        EVP_MAC_update(mac_ctx, reinterpret_cast<const unsigned char*>(message.data()),
+        EVP_MAC_update(mac_ctx_, reinterpret_cast<const unsigned char*>(message.data()),
                        message.size()) != 1 ||
-        EVP_MAC_final(mac_ctx, md.data(), &len, md.size()) != 1 || len != md.size())
+        EVP_MAC_final(mac_ctx_, md.data(), &len, md.size()) != 1 || len != md.size())
       throw std::runtime_error("HMAC-SHA256 failed");
     return md;
   }
@@ -110,7 +100,19 @@ class CryptoContexts {
     keyed_ = false;
   }
 
-  std::string key_;  ///< the key mac_ctx holds (to tell whether it changed)
+  void free_all() {
+    forget_key();
+    EVP_MAC_CTX_free(mac_ctx_);
+    EVP_MAC_free(hmac_);
+    EVP_MD_CTX_free(md_ctx_);
+    EVP_MD_free(sha256_);
+  }
+
+  EVP_MD* sha256_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_MD_CTX* md_ctx_ = EVP_MD_CTX_new();
+  EVP_MAC* hmac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  EVP_MAC_CTX* mac_ctx_ = hmac_ ? EVP_MAC_CTX_new(hmac_) : nullptr;
+  std::string key_;  ///< the key mac_ctx_ holds (to tell whether it changed)
   bool keyed_ = false;
 };
 
