@@ -342,17 +342,16 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::send(HttpRequest req
 // open a connection, write the request, read and parse the response.
 awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
     Result<std::string, TransportError> wire, bool head) {
-  auto& d = *this;
   if (!wire) co_return Failure{std::move(wire).error()};
 
   std::unique_ptr<Conn> c;
   bool reused = false;
-  if (!d.idle.empty()) {
-    c = std::move(d.idle.back());
-    d.idle.pop_back();
+  if (!idle.empty()) {
+    c = std::move(idle.back());
+    idle.pop_back();
     reused = true;
   } else {
-    auto made = co_await d.connect();
+    auto made = co_await connect();
     if (!made) co_return Failure{std::move(made).error()};
     c = std::move(made).value();
   }
@@ -360,15 +359,15 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
   HttpResponse out;
   ResponseParser parser(out);
   parser.eager(true);
-  parser.body_limit(d.opt.max_body);
+  parser.body_limit(opt.max_body);
   parser.header_limit(64 * 1024);
   if (head) parser.skip(true);  // a HEAD response has no body
   bool got_bytes = false;
   boost::system::error_code ec;
   const char* step = "write request";
   {
-    DeadlineScope scope(d.deadlines, *c);
-    c->deadline = steady_clock::now() + d.opt.timeout;
+    DeadlineScope scope(deadlines, *c);
+    c->deadline = steady_clock::now() + opt.timeout;
     // (No co_await inside ?: — GCC 12 miscompiles that.)
     std::size_t n = 0;
     if (c->tls)
@@ -377,7 +376,7 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
       std::tie(ec, n) = co_await asio::async_write(c->plain, asio::buffer(*wire), use_tuple);
 
     if (!ec) step = "read response";
-    c->deadline = steady_clock::now() + d.opt.timeout;
+    c->deadline = steady_clock::now() + opt.timeout;
     while (!ec) {
       if (c->buf.size() > 0) {
         std::size_t used = parser.put(c->buf.data(), ec);
@@ -411,15 +410,15 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
   }
 
   if (!ec) {
-    if (parser.keep_alive() && d.idle.size() < d.opt.max_idle) {
+    if (parser.keep_alive() && idle.size() < opt.max_idle) {
       c->buf.clear();
-      d.idle.push_back(std::move(c));
+      idle.push_back(std::move(c));
     }
     co_return out;
   }
   auto e = classify(ec, step, c->timed_out);
   if (e.kind == TransportFailure::too_large)
-    e.message = "response body exceeds " + std::to_string(d.opt.max_body) + " bytes; cut off";
+    e.message = "response body exceeds " + std::to_string(opt.max_body) + " bytes; cut off";
   // The server may close an idle kept-alive connection at any moment; that is no failure
   // of the request itself.
   if (reused && !got_bytes && e.kind == TransportFailure::network) e.stale_connection = true;
