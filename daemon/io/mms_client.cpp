@@ -116,9 +116,9 @@ Result<Job, ApiError> MmsClient::finish_get_job(Result<std::string, ApiError> bo
 }
 
 awaitable<Result<Job, ApiError>> MmsClient::get_job(JobKey key) {
-  return call_and_decode<Job>(get_mms_job_call(key), [this, key](std::string_view b) {
-    return decode_get_job(b, key, opt_.decode);
-  });
+  CallOutcome out;
+  auto body = co_await fetch(get_mms_job_call(key), out);
+  co_return finish_get_job(std::move(body), out, key);
 }
 
 awaitable<Result<Page<Job>, ApiError>> MmsClient::list_jobs(SourceId source, ListJobsQuery q) {

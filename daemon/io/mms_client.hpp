@@ -41,7 +41,8 @@ class MmsClient {
   /// GetMmsJob in two halves, for a caller that keeps the (large) decoded job out of its
   /// coroutine frames: fetch() sends the call and classifies the answer into `out`;
   /// finish_get_job() decodes the body and then tells the observer (a body that cannot be
-  /// used makes the call a failed one).
+  /// used makes the call a failed one). `out` must outlive the fetch (a local of the
+  /// awaiting coroutine does).
   boost::asio::awaitable<Result<std::string, ApiError>> fetch(ApiCall c, CallOutcome& out);
   Result<Job, ApiError> finish_get_job(Result<std::string, ApiError> body, CallOutcome& out,
                                        const JobKey& key);
