@@ -1,6 +1,5 @@
 #include "app/daemon.hpp"
 
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
