@@ -41,7 +41,9 @@ struct TransportError {
 };
 
 struct HttpClientOptions {
-  Millis timeout{10'000};  ///< deadline of each step: resolve, connect, TLS, write, read
+  /// Deadline of each step: resolve, connect, TLS, write, read. Enforced by a periodic
+  /// sweep, so a step may run up to a quarter of it (at most 250 ms) longer.
+  Millis timeout{10'000};
   std::optional<std::string> ca_file;  ///< PEM bundle trusted in addition to the system store
   std::size_t max_body = 8u << 20;     ///< a larger response body is an error, never buffered
   std::size_t max_idle = 4;            ///< kept-alive connections held for reuse
