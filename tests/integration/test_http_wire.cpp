@@ -109,8 +109,8 @@ class CannedServer {
 };
 
 struct Client {
-  explicit Client(unsigned short port, HttpClientOptions opt = {}) {
-    auto h = HttpClient::create(io.get_executor(), Endpoint{false, "127.0.0.1", port}, opt);
+  explicit Client(unsigned short port, HttpClientOptions opt = {}, bool tls = false) {
+    auto h = HttpClient::create(io.get_executor(), Endpoint{tls, "127.0.0.1", port}, opt);
     REQUIRE(h.ok());
     http = std::move(h).value();
   }
@@ -206,4 +206,18 @@ TEST_CASE("wire: a header with a line break is refused before anything is sent")
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().kind == TransportFailure::protocol);
   CHECK(c.http->connections_opened() == 0);
+}
+
+TEST_CASE("wire: a server that never answers the TLS handshake hits the deadline") {
+  // The canned server waits for an HTTP header that a TLS ClientHello never completes.
+  CannedServer server({{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}});
+  HttpClientOptions opt;
+  opt.timeout = std::chrono::milliseconds(200);
+  Client c(server.port(), opt, true);
+  auto started = std::chrono::steady_clock::now();
+  auto r = c.get();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().kind == TransportFailure::timeout);
+  CHECK(r.error().message.find("TLS handshake") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
 }
