@@ -10,30 +10,23 @@ cmake --build build -j "$(nproc)" --target mmsmon mms-sim
 work=/tmp/mmsmon-demo
 rm -rf "$work"
 mkdir -p "$work"
-pids=()
+. tests/lib.sh
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  stop_children
   echo
   echo "demo stopped; files are in $work"
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-mkfifo "$work/sim.port" "$work/mmsmon.port"
-build/tests/mms-sim --scenario tests/sim/scenarios/demo.json --port-file "$work/sim.port" \
-  2>"$work/sim.log" &
-pids+=($!)
-read -r sim_port <"$work/sim.port"
+start_with_port sim_port mms-sim "$work/sim.log" build/tests/mms-sim --scenario tests/sim/scenarios/demo.json
 # The demo config, pointed at this simulator; listen on 9854 unless it is taken.
 listen=127.0.0.1:9854
 if (exec 3<>/dev/tcp/127.0.0.1/9854) 2>/dev/null; then listen=127.0.0.1:0; fi
 sed -e "s#http://127.0.0.1:8080#http://127.0.0.1:$sim_port#" -e "s#127.0.0.1:9854#$listen#" \
   config/demo.json >"$work/mmsmon.json"
 export ALIBABA_CLOUD_ACCESS_KEY_ID=demo-access-key-id ALIBABA_CLOUD_ACCESS_KEY_SECRET=demo-access-key-secret
-build/mmsmon --config "$work/mmsmon.json" --port-file "$work/mmsmon.port" 2>"$work/mmsmon.log" &
-pids+=($!)
-read -r port <"$work/mmsmon.port"
+start_with_port port mmsmon "$work/mmsmon.log" build/mmsmon --config "$work/mmsmon.json"
 
 cat <<MSG
 

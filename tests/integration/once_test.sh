@@ -5,16 +5,8 @@
 set -uo pipefail
 mmsmon=$1 sim=$2
 work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-passed=0 failed=0
-check() {  # check NAME COMMAND...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
-contains() { grep -qF -- "$2" "$1"; }
-lacks() { ! grep -qF -- "$2" "$1"; }
+. "$(dirname "$0")/../lib.sh"
+trap 'stop_children; rm -rf "$work"' EXIT
 
 secret='S3cret-Never-Print-Me'
 cat >"$work/scenario.json" <<JSON
@@ -22,10 +14,7 @@ cat >"$work/scenario.json" <<JSON
  "jobs": [{"source_id": 2000015, "job_id": 10, "name": "migrate_sales", "task_num": 200, "task_done": 50},
           {"source_id": 2000015, "job_id": 11, "name": "migrate_logs", "task_num": 50, "task_done": 50, "status": "DONE"}]}
 JSON
-mkfifo "$work/port"
-"$sim" --scenario "$work/scenario.json" --port-file "$work/port" --log-requests 2>"$work/sim.log" &
-pid=$!
-read -r port <"$work/port"
+start_with_port port mms-sim "$work/sim.log" "$sim" --scenario "$work/scenario.json" --log-requests
 
 write_config() {  # write_config FILE JOBS_JSON
   cat >"$1" <<JSON
@@ -85,10 +74,17 @@ env -u ALIBABA_CLOUD_ACCESS_KEY_ID -u ALIBABA_CLOUD_ACCESS_KEY_SECRET HOME="$wor
 check "no credentials: exit 1" test $? -eq 1
 check "no credentials: the message names what was tried" contains "$work/out" "tried:"
 
+# A child that dies at start fails the script at once, naming it and its log (no hang).
+start=$SECONDS
+(start_with_port p broken "$work/broken.log" "$mmsmon" --config /nonexistent.json) >"$work/out" 2>&1
+check "a child that exits at start fails the script" test $? -ne 0
+check "... within seconds" test $((SECONDS - start)) -lt 5
+check "... naming it and the tail of its log" contains "$work/out" "FAIL broken exited (status 1) before reporting its port"
+check "... the log tail is shown" contains "$work/out" "/nonexistent.json"
+
 "$mmsmon" --bogus >"$work/out" 2>&1
 check "unknown argument: exit 1" test $? -eq 1
 "$mmsmon" --version >"$work/out" 2>&1
 check "--version" contains "$work/out" "mmsmon "
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

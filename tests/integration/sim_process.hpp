@@ -1,21 +1,27 @@
 #pragma once
 
-// Test helper: runs mms-sim as a child process on 127.0.0.1:0 and reads its port back
-// through a FIFO (an event, not a sleep), and a blocking runner for coroutines.
+// Test helpers: child processes (mms-sim, mmsmon) on 127.0.0.1:0 that report their port
+// through a FIFO (an event, not a sleep), every wait bounded; a blocking runner for
+// coroutines.
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
+#include <chrono>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -60,14 +66,41 @@ T run(boost::asio::io_context& io, boost::asio::awaitable<T> a) {
   return std::move(*out);
 }
 
-/// A child process that reports its bound port through a FIFO; SIGTERM on destruction.
+/// How long a child may take to report its port, and to exit after SIGTERM, before the
+/// test fails (generous for a sanitizer build on a loaded 2-core machine).
+inline constexpr std::chrono::seconds kStartDeadline{20};
+inline constexpr std::chrono::seconds kStopDeadline{10};
+
+/// The last `lines` lines of a file, for failure messages.
+inline std::string tail_of(const std::filesystem::path& p, std::size_t lines = 30) {
+  std::ifstream in(p);
+  std::deque<std::string> last;
+  for (std::string l; std::getline(in, l);) {
+    last.push_back(std::move(l));
+    if (last.size() > lines) last.pop_front();
+  }
+  std::string out;
+  for (const auto& l : last)
+    out += "  | " + l + "\n";
+  return out.empty() ? "  (empty)\n" : out;
+}
+
+/// A child process that reports its bound port through a FIFO. Every wait is bounded: a
+/// child that exits, or does not report its port within kStartDeadline, fails the test
+/// with a message naming what was awaited and the tail of the child's log. SIGTERM on
+/// destruction, SIGKILL if it does not exit within kStopDeadline.
 class ChildProcess {
  public:
   ChildProcess(std::vector<std::string> args, const std::string& port_flag,
-               const std::vector<std::string>& extra_env = {},
-               const std::string& stderr_file = "") {
+               const std::vector<std::string>& extra_env = {}, std::string log_file = "")
+      : name_(std::filesystem::path(args.at(0)).filename().string()),
+        log_(log_file.empty() ? (dir_.path / "child.log").string() : std::move(log_file)) {
     std::string fifo = (dir_.path / "port").string();
     if (mkfifo(fifo.c_str(), 0600) != 0) throw std::runtime_error("mkfifo failed");
+    // Opened before the child starts, read-write so that the open does not block and a
+    // child that dies before writing cannot leave us waiting for a writer.
+    fifo_fd_ = open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fifo_fd_ < 0) throw std::runtime_error("cannot open the port FIFO");
     args.push_back(port_flag);
     args.push_back(fifo);
     std::vector<char*> argv;
@@ -84,32 +117,112 @@ class ChildProcess {
     envp.push_back(nullptr);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    if (!stderr_file.empty())
-      posix_spawn_file_actions_addopen(&fa, 2, stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                       0644);
+    posix_spawn_file_actions_addopen(&fa, 2, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) throw std::runtime_error(std::string("cannot start ") + argv[0]);
-    std::ifstream in(fifo);  // blocks until the child has bound its port
-    in >> port_;
-    if (!port_) throw std::runtime_error(std::string(args[0]) + " did not report a port");
+    pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd_ < 0) throw std::runtime_error("pidfd_open failed");
+    port_ = read_port();
   }
-  ~ChildProcess() { stop(); }
-  /// Sends SIGTERM and returns the exit status (or -signal).
-  int stop() {
+  ~ChildProcess() {
+    try {
+      stop();
+    } catch (...) {
+    }
+    if (pidfd_ >= 0) close(pidfd_);
+    if (fifo_fd_ >= 0) close(fifo_fd_);
+  }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  /// Sends `sig` (SIGTERM by default) and returns the exit status, or -signal. A child that
+  /// has not exited within kStopDeadline is killed and the test fails.
+  int stop(int sig = SIGTERM) {
     if (pid_ <= 0) return status_;
-    kill(pid_, SIGTERM);
+    kill(pid_, sig);
+    if (!wait_exit(kStopDeadline)) {
+      kill(pid_, SIGKILL);
+      wait_exit(kStopDeadline);
+      throw std::runtime_error(name_ + " did not exit within " +
+                               std::to_string(kStopDeadline.count()) +
+                               "s of a signal; killed. Its log ends:\n" + tail_of(log_));
+    }
+    return status_;
+  }
+  /// Waits (bounded) for the child to exit by itself; returns its status.
+  int wait(std::chrono::milliseconds deadline) {
+    if (pid_ > 0 && !wait_exit(deadline))
+      throw std::runtime_error(name_ + " still running after " + std::to_string(deadline.count()) +
+                               "ms");
+    return status_;
+  }
+  bool running() {
+    if (pid_ <= 0) return false;
+    return !wait_exit(std::chrono::milliseconds{0});
+  }
+  pid_t pid() const { return pid_; }
+  unsigned short port() const { return port_; }
+  const TempDir& dir() const { return dir_; }
+  const std::string& log_path() const { return log_; }
+  std::string log() const {
+    std::ifstream in(log_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  /// Reaps the child if it exits within `deadline`.
+  bool wait_exit(std::chrono::milliseconds deadline) {
+    pollfd p{pidfd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(deadline.count())) <= 0) return false;
     int st = 0;
     waitpid(pid_, &st, 0);
     pid_ = 0;
     status_ = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-    return status_;
+    return true;
   }
-  unsigned short port() const { return port_; }
-  const TempDir& dir() const { return dir_; }
 
- private:
+  unsigned short read_port() {
+    auto deadline = std::chrono::steady_clock::now() + kStartDeadline;
+    std::string text;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (text.find('\n') != std::string::npos) break;
+      if (left.count() <= 0) {
+        kill(pid_, SIGKILL);
+        wait_exit(kStopDeadline);
+        throw std::runtime_error("waited " + std::to_string(kStartDeadline.count()) + "s for " +
+                                 name_ + " to report its port; killed it. Its log ends:\n" +
+                                 tail_of(log_));
+      }
+      pollfd p[2] = {{fifo_fd_, POLLIN, 0}, {pidfd_, POLLIN, 0}};
+      if (poll(p, 2, static_cast<int>(left.count())) < 0) continue;
+      if (p[0].revents & POLLIN) {
+        char buf[64];
+        auto n = ::read(fifo_fd_, buf, sizeof buf);
+        if (n > 0) text.append(buf, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (p[1].revents & POLLIN) {
+        wait_exit(std::chrono::milliseconds{0});
+        throw std::runtime_error(name_ + " exited with status " + std::to_string(status_) +
+                                 " before reporting its port. Its log ends:\n" + tail_of(log_));
+      }
+    }
+    unsigned long port = std::strtoul(text.c_str(), nullptr, 10);
+    if (port == 0 || port > 65535)
+      throw std::runtime_error(name_ + " reported no port (\"" + text + "\")");
+    return static_cast<unsigned short>(port);
+  }
+
   TempDir dir_;
+  std::string name_;
+  std::string log_;
+  int fifo_fd_ = -1;
+  int pidfd_ = -1;
   pid_t pid_ = 0;
   unsigned short port_ = 0;
   int status_ = 0;

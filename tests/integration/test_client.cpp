@@ -54,7 +54,7 @@ struct Stack {
 
 }  // namespace
 
-TEST_CASE("GetMmsJob over loopback; kept-alive connection is reused") {
+TEST_CASE("GetMmsJob over loopback, the kept-alive connection is reused") {
   SimProcess sim(kScenario);
   Stack s(sim.url());
   for (int i = 0; i < 20; ++i) {

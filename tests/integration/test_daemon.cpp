@@ -346,7 +346,7 @@ TEST_CASE("throttling slows every request down and raises one ApiThrottled") {
   CHECK(w.tail->count("ApiThrottled", "firing") == 1);
 }
 
-TEST_CASE("poll.max_in_flight caps the requests under way; SIGTERM waits for them") {
+TEST_CASE("poll.max_in_flight caps the requests under way, and SIGTERM waits for them") {
   auto [jobs, refs] = numbered_jobs(8);
   // Every answer takes 300 ms: 8 jobs due each second would have up to 3 under way at once.
   World w(creds_scenario(jobs), refs, "", kSecret,
@@ -409,4 +409,26 @@ TEST_CASE("promtool check metrics is silent on a real scrape") {
   ss << in.rdbuf();
   CHECK_MESSAGE(rc == 0, ss.str());
   CHECK_MESSAGE(ss.str().empty(), ss.str());
+}
+
+TEST_CASE("a daemon that fails at start fails the test within seconds, with its log") {
+  TempDir dir;
+  SimProcess sim(creds_scenario(R"([{"source_id": 7, "job_id": 1}])"));
+  std::string cfg = dir.file("mmsmon.json", R"({"api": {"endpoint": ")" + sim.url() +
+                                                R"("}, "jobs": [{"source_id": 7, "job_id": 1}],
+      "listen": "127.0.0.1:0", "alerts": {"file": "/nonexistent/dir/alerts.log"}})");
+  auto t0 = std::chrono::steady_clock::now();
+  std::string message;
+  try {
+    ChildProcess daemon({MMSMON_PATH, "--config", cfg}, "--port-file",
+                        {std::string("ALIBABA_CLOUD_ACCESS_KEY_ID=") + kId,
+                         std::string("ALIBABA_CLOUD_ACCESS_KEY_SECRET=") + kSecret});
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  CHECK(message.find("mmsmon exited with status 1 before reporting its port") != std::string::npos);
+  CHECK_MESSAGE(
+      message.find("cannot open alert file /nonexistent/dir/alerts.log") != std::string::npos,
+      message);
 }

@@ -126,7 +126,7 @@ struct Client {
 
 }  // namespace
 
-TEST_CASE("wire: a chunked body split into one-byte writes; field names in any case") {
+TEST_CASE("wire: a chunked body split into one-byte writes, field names in any case") {
   CannedServer server(
       {{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
         "X-RateLimit-User-API: Limit:10,Remain:9\r\n\r\n"
@@ -142,7 +142,7 @@ TEST_CASE("wire: a chunked body split into one-byte writes; field names in any c
   CHECK_FALSE(r->header("x-ratelimit-user"));
 }
 
-TEST_CASE("wire: a body delimited by the server closing; the next request reconnects") {
+TEST_CASE("wire: a body delimited by the server closing, then the next request reconnects") {
   CannedServer server({{"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close", true},
                        {"HTTP/1.1 204 No Content\r\n\r\n"}});
   Client c(server.port());
@@ -156,7 +156,7 @@ TEST_CASE("wire: a body delimited by the server closing; the next request reconn
   CHECK(server.connections() == 2);
 }
 
-TEST_CASE("wire: Connection: close is honoured; keep-alive is reused") {
+TEST_CASE("wire: Connection: close is honoured and keep-alive is reused") {
   CannedServer server({{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"},
                        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\nb"},
                        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc"}});

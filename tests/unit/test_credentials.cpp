@@ -108,7 +108,7 @@ TEST_CASE("Aliyun CLI profile: ALIBABA_CLOUD_PROFILE picks StsToken") {
   CHECK(c->security_token.reveal() == "tok-3");
 }
 
-TEST_CASE("Aliyun CLI profile from HOME; config profile wins over env") {
+TEST_CASE("Aliyun CLI profile from HOME, and the config profile wins over env") {
   TempDir d;
   fs::create_directories(d.path / ".aliyun");
   d.write(".aliyun/config.json", kCliConfig);
