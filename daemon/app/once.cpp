@@ -7,9 +7,8 @@
 #include <iomanip>
 #include <sstream>
 
+#include "app/api_stack.hpp"
 #include "core/report.hpp"
-#include "io/mms_client.hpp"
-#include "version.hpp"
 
 namespace mmsmon {
 namespace asio = boost::asio;
@@ -38,25 +37,12 @@ std::string opt_str(const std::optional<std::string>& s) {
 int run_once(const Config& cfg, Credentials creds, OnceFormat format, std::ostream& out,
              std::ostream& err) {
   asio::io_context io;
-  auto ep = parse_endpoint(api_base_url(cfg.api));
-  if (!ep) {
-    err << "mmsmon: " << ep.error() << '\n';
+  auto stack = make_api_stack(io.get_executor(), cfg, std::move(creds));
+  if (!stack) {
+    err << "mmsmon: " << stack.error() << '\n';
     return 1;
   }
-  HttpClientOptions hopt;
-  hopt.timeout = cfg.api.timeout;
-  hopt.ca_file = cfg.api.ca_file;
-  hopt.max_body = cfg.api.max_response_bytes;
-  hopt.max_idle = cfg.api.max_connections;
-  auto http = HttpClient::create(io.get_executor(), *ep, hopt);
-  if (!http) {
-    err << "mmsmon: " << http.error() << '\n';
-    return 1;
-  }
-  MmsClient::Options mopt;
-  mopt.decode.utc_offset = cfg.api.utc_offset;
-  mopt.user_agent = std::string("mmsmon/") + kVersion;
-  MmsClient client(**http, std::move(creds), mopt);
+  MmsClient& client = *stack->client;
 
   std::vector<Outcome> outcomes;
   for (const auto& j : cfg.jobs)
@@ -64,14 +50,9 @@ int run_once(const Config& cfg, Credentials creds, OnceFormat format, std::ostre
   std::size_t next = 0;
   std::size_t workers = std::min<std::size_t>(cfg.api.max_connections, outcomes.size());
   for (std::size_t i = 0; i < workers; ++i)
-    asio::co_spawn(io, worker(client, outcomes, next), [&err](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        err << "mmsmon: internal error: " << ex.what() << '\n';
-      }
-    });
+    asio::co_spawn(io, worker(client, outcomes, next),
+                   report_crash("a --once worker",
+                                [&err](const std::string& m) { err << "mmsmon: " << m << '\n'; }));
   io.run();
 
   int failed = 0;

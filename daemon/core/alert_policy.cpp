@@ -8,6 +8,36 @@ namespace mmsmon {
 namespace json = boost::json;
 using namespace std::chrono;
 
+std::string_view to_string(AlertName n) {
+  switch (n) {
+    case AlertName::job_started:
+      return "JobStarted";
+    case AlertName::job_succeeded:
+      return "JobSucceeded";
+    case AlertName::job_failed:
+      return "JobFailed";
+    case AlertName::job_stopped:
+      return "JobStopped";
+    case AlertName::job_resumed:
+      return "JobResumed";
+    case AlertName::job_regressed:
+      return "JobRegressed";
+    case AlertName::job_not_found:
+      return "JobNotFound";
+    case AlertName::job_unreachable:
+      return "JobUnreachable";
+    case AlertName::api_auth_failed:
+      return "ApiAuthFailed";
+    case AlertName::api_throttled:
+      return "ApiThrottled";
+  }
+  return "?";
+}
+
+std::ostream& operator<<(std::ostream& os, AlertName n) {
+  return os << to_string(n);
+}
+
 std::string_view to_string(AlertState s) {
   switch (s) {
     case AlertState::firing:
@@ -79,7 +109,7 @@ std::string logfmt_value(std::string_view s) {
 std::string format_alert_json(const Alert& a) {
   json::object o;
   o["ts"] = rfc3339(a.ts);
-  o["alert"] = a.name;
+  o["alert"] = to_string(a.name);
   o["state"] = to_string(a.state);
   o["severity"] = to_string(a.severity);
   if (a.job) {
@@ -94,7 +124,7 @@ std::string format_alert_json(const Alert& a) {
 }
 
 std::string format_alert_logfmt(const Alert& a) {
-  std::string out = "ts=" + rfc3339(a.ts) + " alert=" + a.name +
+  std::string out = "ts=" + rfc3339(a.ts) + " alert=" + std::string(to_string(a.name)) +
                     " state=" + std::string(to_string(a.state)) +
                     " severity=" + std::string(to_string(a.severity));
   if (a.job) {
@@ -146,18 +176,17 @@ std::string tasks_text(const std::optional<std::int64_t>& done,
 }
 
 /// An alert about the API as a whole (no job).
-Alert api_alert(std::string name, AlertState state, Severity sev, WallTime now) {
+Alert api_alert(AlertName name, AlertState state, Severity sev, WallTime now) {
   Alert a;
-  a.name = std::move(name);
+  a.name = name;
   a.state = state;
   a.severity = sev;
   a.ts = now;
   return a;
 }
 
-Alert job_alert(const JobState& st, std::string name, AlertState state, Severity sev,
-                WallTime now) {
-  Alert a = api_alert(std::move(name), state, sev, now);
+Alert job_alert(const JobState& st, AlertName name, AlertState state, Severity sev, WallTime now) {
+  Alert a = api_alert(name, state, sev, now);
   a.job = st.key;
   if (st.last && st.last->name) a.job_name = *st.last->name;
   return a;
@@ -192,15 +221,28 @@ void AlertPolicy::resolve(std::vector<Alert>& out, Alert a) {
   out.push_back(std::move(a));
 }
 
-bool AlertPolicy::is_firing(std::string_view alert, std::optional<JobKey> job) const {
-  return firing_.count(CondKey{std::string(alert), job}) > 0;
+bool AlertPolicy::is_firing(AlertName alert, std::optional<JobKey> job) const {
+  return firing_.count(CondKey{alert, job}) > 0;
 }
 
-std::vector<std::string> AlertPolicy::firing_for(const JobKey& job) const {
-  std::vector<std::string> out;
+std::vector<AlertName> AlertPolicy::firing_for(const JobKey& job) const {
+  std::vector<AlertName> out;
   for (const auto& [k, c] : firing_)
     if (k.second == job) out.push_back(k.first);
   return out;
+}
+
+std::vector<AlertPolicy::Firing> AlertPolicy::firing() const {
+  std::vector<Firing> out;
+  for (const auto& [k, c] : firing_)
+    out.push_back({k.first, k.second, c.since});
+  return out;
+}
+
+void AlertPolicy::restore_firing(const std::vector<Firing>& f) {
+  firing_.clear();
+  for (const auto& x : f)
+    firing_.try_emplace(CondKey{x.alert, x.job}, Condition{x.since});
 }
 
 std::vector<Alert> AlertPolicy::on_snapshot(const JobState& st, const std::vector<JobEvent>& events,
@@ -216,34 +258,34 @@ std::vector<Alert> AlertPolicy::on_snapshot(const JobState& st, const std::vecto
         add_counts(a, e.task_done, e.task_num);
       };
       if (*e.to == JobStatus::doing) {
-        auto a = job_alert(st, "JobStarted", AlertState::event, Severity::info, now);
+        auto a = job_alert(st, AlertName::job_started, AlertState::event, Severity::info, now);
         a.summary = who(st) +
                     (e.from == JobStatus::init ? " started" : " is running again after " + from) +
                     ": " + tasks_text(e.task_done, e.task_num) + " done.";
         transition_facts(a);
         out.push_back(std::move(a));
       } else if (*e.to == JobStatus::done) {
-        auto a = job_alert(st, "JobSucceeded", AlertState::event, Severity::info, now);
+        auto a = job_alert(st, AlertName::job_succeeded, AlertState::event, Severity::info, now);
         a.summary = who(st) + " succeeded: " + tasks_text(e.task_done, e.task_num) + " done.";
         transition_facts(a);
         out.push_back(std::move(a));
       } else if (*e.to == JobStatus::failed) {
-        auto a = job_alert(st, "JobFailed", AlertState::event, Severity::critical, now);
+        auto a = job_alert(st, AlertName::job_failed, AlertState::event, Severity::critical, now);
         a.summary = who(st) + " failed with " + tasks_text(e.task_done, e.task_num) + " done.";
         transition_facts(a);
         out.push_back(std::move(a));
       }
     } else if (e.kind == JobEventKind::stopped || e.kind == JobEventKind::resumed) {
       bool stop = e.kind == JobEventKind::stopped;
-      auto a = job_alert(st, stop ? "JobStopped" : "JobResumed", AlertState::event,
-                         stop ? Severity::warning : Severity::info, now);
+      auto a = job_alert(st, stop ? AlertName::job_stopped : AlertName::job_resumed,
+                         AlertState::event, stop ? Severity::warning : Severity::info, now);
       a.summary = who(st) + (stop ? " was stopped by a user at " : " was resumed at ") +
                   tasks_text(e.task_done, e.task_num) + " done.";
       a.facts.push_back({"status", status_text(e.to, j)});
       add_counts(a, e.task_done, e.task_num);
       out.push_back(std::move(a));
     } else if (e.kind == JobEventKind::regressed) {
-      auto a = job_alert(st, "JobRegressed", AlertState::event, Severity::warning, now);
+      auto a = job_alert(st, AlertName::job_regressed, AlertState::event, Severity::warning, now);
       std::ostringstream os;
       os << who(st) << " went backwards: ";
       auto n = [](const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : "?"; };
@@ -262,13 +304,14 @@ std::vector<Alert> AlertPolicy::on_snapshot(const JobState& st, const std::vecto
     }
   }
   // (Checked first: this runs on every successful poll and usually nothing fires.)
-  if (is_firing("JobNotFound", st.key)) {
-    auto nf = job_alert(st, "JobNotFound", AlertState::resolved, Severity::warning, now);
+  if (is_firing(AlertName::job_not_found, st.key)) {
+    auto nf = job_alert(st, AlertName::job_not_found, AlertState::resolved, Severity::warning, now);
     nf.summary = who(st) + " exists again.";
     resolve(out, std::move(nf));
   }
-  if (is_firing("JobUnreachable", st.key)) {
-    auto un = job_alert(st, "JobUnreachable", AlertState::resolved, Severity::warning, now);
+  if (is_firing(AlertName::job_unreachable, st.key)) {
+    auto un =
+        job_alert(st, AlertName::job_unreachable, AlertState::resolved, Severity::warning, now);
     un.summary = "Polls of " + who(st) + " succeed again.";
     resolve(out, std::move(un));
   }
@@ -278,7 +321,7 @@ std::vector<Alert> AlertPolicy::on_snapshot(const JobState& st, const std::vecto
 std::vector<Alert> AlertPolicy::on_failure(const JobState& st, const ApiError& e, WallTime now) {
   std::vector<Alert> out;
   if (e.reason == FailureReason::not_found) {
-    auto a = job_alert(st, "JobNotFound", AlertState::firing, Severity::warning, now);
+    auto a = job_alert(st, AlertName::job_not_found, AlertState::firing, Severity::warning, now);
     std::ostringstream os;
     os << "The MMS API says job " << st.key << " does not exist.";
     a.summary = os.str();
@@ -289,7 +332,7 @@ std::vector<Alert> AlertPolicy::on_failure(const JobState& st, const ApiError& e
   // Credentials are an API-wide problem (ApiAuthFailed), not one of this job.
   if (e.reason == FailureReason::auth) return out;
   if (st.failing_since && now - *st.failing_since >= t_.unreachable_after) {
-    auto a = job_alert(st, "JobUnreachable", AlertState::firing, Severity::warning, now);
+    auto a = job_alert(st, AlertName::job_unreachable, AlertState::firing, Severity::warning, now);
     a.summary = "Polls of " + who(st) + " have failed for " +
                 format_duration(duration_cast<Millis>(now - *st.failing_since)) + " (" +
                 std::string(to_string(e.reason)) + ": " + e.message + ").";
@@ -303,7 +346,7 @@ std::vector<Alert> AlertPolicy::on_failure(const JobState& st, const ApiError& e
 std::vector<Alert> AlertPolicy::on_api_call(const ApiError* err, WallTime now) {
   std::vector<Alert> out;
   if (err && err->reason == FailureReason::auth) {
-    auto a = api_alert("ApiAuthFailed", AlertState::firing, Severity::critical, now);
+    auto a = api_alert(AlertName::api_auth_failed, AlertState::firing, Severity::critical, now);
     a.summary =
         "The MMS API rejects mmsmon's credentials or permissions (" +
         (err->code.empty() ? std::string("HTTP ") + std::to_string(err->http_status) : err->code) +
@@ -314,8 +357,8 @@ std::vector<Alert> AlertPolicy::on_api_call(const ApiError* err, WallTime now) {
     // Any answer that is not an auth failure shows the credentials work again... unless
     // the call never reached the API (network, timeout, TLS).
     bool reached = err == nullptr || err->http_status != 0;
-    if (reached && is_firing("ApiAuthFailed", std::nullopt)) {
-      auto a = api_alert("ApiAuthFailed", AlertState::resolved, Severity::critical, now);
+    if (reached && is_firing(AlertName::api_auth_failed, std::nullopt)) {
+      auto a = api_alert(AlertName::api_auth_failed, AlertState::resolved, Severity::critical, now);
       a.summary = "The MMS API accepts mmsmon's credentials again.";
       resolve(out, std::move(a));
     }
@@ -323,14 +366,14 @@ std::vector<Alert> AlertPolicy::on_api_call(const ApiError* err, WallTime now) {
   return out;
 }
 
-std::vector<Alert> AlertPolicy::on_pacing(bool throttled, const ApiError* cause, WallTime now) {
+std::vector<Alert> AlertPolicy::on_pacing(Pacing pacing, const ApiError* cause, WallTime now) {
   std::vector<Alert> out;
   if (cause) throttle_cause_ = *cause;
-  if (throttled) {
+  if (pacing == Pacing::throttled) {
     calm_since_.reset();
     if (!throttle_since_) throttle_since_ = now;
     if (now - *throttle_since_ >= t_.throttled_after) {
-      auto a = api_alert("ApiThrottled", AlertState::firing, Severity::warning, now);
+      auto a = api_alert(AlertName::api_throttled, AlertState::firing, Severity::warning, now);
       a.summary = "The MMS API has been throttling mmsmon for " +
                   format_duration(duration_cast<Millis>(now - *throttle_since_)) +
                   "; polling is slowed down.";
@@ -347,7 +390,7 @@ std::vector<Alert> AlertPolicy::on_pacing(bool throttled, const ApiError* cause,
   if (!throttle_since_) return out;
   if (!calm_since_) calm_since_ = now;
   if (now - *calm_since_ >= t_.throttled_after) {
-    auto a = api_alert("ApiThrottled", AlertState::resolved, Severity::warning, now);
+    auto a = api_alert(AlertName::api_throttled, AlertState::resolved, Severity::warning, now);
     a.summary = "The MMS API no longer throttles mmsmon; polling is back to full speed.";
     resolve(out, std::move(a));
     throttle_since_.reset();

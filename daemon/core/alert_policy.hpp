@@ -14,6 +14,23 @@
 
 namespace mmsmon {
 
+/// The alerts mmsmon emits; `to_string` gives the names fixed by design.md (`JobStarted`,
+/// ...), so a misspelt alert does not compile.
+enum class AlertName {
+  job_started,
+  job_succeeded,
+  job_failed,
+  job_stopped,
+  job_resumed,
+  job_regressed,
+  job_not_found,
+  job_unreachable,
+  api_auth_failed,
+  api_throttled,
+};
+std::string_view to_string(AlertName n);
+std::ostream& operator<<(std::ostream& os, AlertName n);
+
 enum class AlertState { firing, resolved, event };
 enum class Severity { critical, warning, info };
 std::string_view to_string(AlertState s);
@@ -27,7 +44,7 @@ struct Fact {
 
 /// One alert line.
 struct Alert {
-  std::string name;  ///< `JobStarted`, `ApiAuthFailed`, ... (fixed by design.md)
+  AlertName name = AlertName::job_started;
   AlertState state = AlertState::event;
   Severity severity = Severity::info;
   WallTime ts;
@@ -44,6 +61,9 @@ std::string rfc3339(WallTime ts);
 std::string format_alert_json(const Alert& a);
 /// The alert as one logfmt line (no newline).
 std::string format_alert_logfmt(const Alert& a);
+
+/// Whether the API's throttling is slowing mmsmon down right now (the pacing state).
+enum class Pacing { full_speed, throttled };
 
 struct AlertThresholds {
   Millis unreachable_after{5 * 60 * 1000};  ///< JobUnreachable after failing this long
@@ -64,20 +84,30 @@ class AlertPolicy {
   std::vector<Alert> on_failure(const JobState& st, const ApiError& e, WallTime now);
   /// Any API call's outcome (`err` when it failed): ApiAuthFailed.
   std::vector<Alert> on_api_call(const ApiError* err, WallTime now);
-  /// Whether mmsmon is being slowed down by the API's throttling right now (the pacing
-  /// state, fed after each call and once a second): ApiThrottled fires after
-  /// `throttled_after` of it and resolves after as long without it. `cause` is the last
-  /// throttling answer, if any.
-  std::vector<Alert> on_pacing(bool throttled, const ApiError* cause, WallTime now);
+  /// The pacing state, fed after each call and once a second: ApiThrottled fires after
+  /// `throttled_after` of throttling and resolves after as long at full speed. `cause` is
+  /// the last throttling answer, if any.
+  std::vector<Alert> on_pacing(Pacing pacing, const ApiError* cause, WallTime now);
   /// A job is no longer tracked: its firing alerts are resolved.
   std::vector<Alert> on_untracked(const JobState& st, WallTime now);
 
-  bool is_firing(std::string_view alert, std::optional<JobKey> job) const;
-  /// Names of the alerts firing for `job` (for /api/v1/jobs).
-  std::vector<std::string> firing_for(const JobKey& job) const;
+  bool is_firing(AlertName alert, std::optional<JobKey> job) const;
+  /// The alerts firing for `job` (for /api/v1/jobs).
+  std::vector<AlertName> firing_for(const JobKey& job) const;
+
+  /// One firing condition, as a plain value (for saving and restoring the alert state).
+  struct Firing {
+    AlertName alert = AlertName::job_not_found;
+    std::optional<JobKey> job;
+    WallTime since;
+    friend bool operator==(const Firing&, const Firing&) = default;
+  };
+  std::vector<Firing> firing() const;
+  /// Replaces the firing conditions (a restored state); says nothing.
+  void restore_firing(const std::vector<Firing>& f);
 
  private:
-  using CondKey = std::pair<std::string, std::optional<JobKey>>;
+  using CondKey = std::pair<AlertName, std::optional<JobKey>>;
   struct Condition {
     WallTime since;
   };

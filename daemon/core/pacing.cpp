@@ -1,20 +1,8 @@
 #include "core/pacing.hpp"
 
 #include <algorithm>
-#include <cmath>
 
 namespace mmsmon {
-
-Millis backoff_delay(Millis base, Millis cap, unsigned attempt, double random01) {
-  double ceiling = static_cast<double>(base.count()) * std::pow(2.0, std::min(attempt, 30u));
-  ceiling = std::min(ceiling, static_cast<double>(cap.count()));
-  return Millis{static_cast<Millis::rep>(ceiling * std::clamp(random01, 0.0, 1.0))};
-}
-
-Millis jittered(Millis interval, double jitter, double random01) {
-  double f = 1.0 + jitter * (2.0 * std::clamp(random01, 0.0, 1.0) - 1.0);
-  return Millis{static_cast<Millis::rep>(static_cast<double>(interval.count()) * f)};
-}
 
 SteadyTime ThrottleGovernor::reserve(SteadyTime now) {
   SteadyTime t = std::max({now, paused_until_, next_slot_});

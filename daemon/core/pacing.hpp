@@ -10,13 +10,6 @@ namespace mmsmon {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-/// Exponential backoff with full jitter: a uniform delay in [0, min(cap, base * 2^attempt)].
-/// `random01` is a uniform draw from [0, 1) (a parameter, so this stays pure).
-Millis backoff_delay(Millis base, Millis cap, unsigned attempt, double random01);
-
-/// The next regular poll: `interval` scaled by a uniform factor in [1 - jitter, 1 + jitter].
-Millis jittered(Millis interval, double jitter, double random01);
-
 /// Paces every request to the API together. When the API throttles (or says no quota
 /// remains), it pauses all requests until `TimeLeft` has passed and spreads the following
 /// ones out, doubling the gap on each further throttle and narrowing it by an eighth after

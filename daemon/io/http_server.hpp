@@ -8,19 +8,9 @@
 #include <string_view>
 
 #include "core/result.hpp"
+#include "io/http_message.hpp"
 
 namespace mmsmon {
-
-struct ServerRequest {
-  std::string_view method;
-  std::string_view target;
-};
-
-struct ServerResponse {
-  unsigned status = 200;
-  std::string content_type = "text/plain; charset=utf-8";
-  std::string body;
-};
 
 /// A small HTTP/1.1 server on the event loop for /metrics and friends. Each connection
 /// has an idle deadline, requests are size-limited, and at most `max_connections` are

@@ -294,6 +294,12 @@ struct Metrics::Impl {
                                      .Name("mmsmon_build_info")
                                      .Help("mmsmon build information; always 1.")
                                      .Register(*registry);
+  pm::Family<pm::Counter>& poller_restarts_f =
+      pm::BuildCounter()
+          .Name("mmsmon_poller_restarts_total")
+          .Help("Job pollers restarted after an internal error.")
+          .Register(*registry);
+  pm::Counter& poller_restarts = poller_restarts_f.Add({});
   pm::Gauge& tracked_jobs = tracked.Add({});
   pm::Gauge& reload_ok_g = reload_ok.Add({});
   pm::Gauge& reload_ts_g = reload_ts.Add({});
@@ -334,7 +340,9 @@ void Metrics::on_call(const CallOutcome& o) {
 }
 
 void Metrics::on_alert(const Alert& a) {
-  impl_->alerts.Add({{"alert", a.name}, {"severity", std::string(to_string(a.severity))}})
+  impl_->alerts
+      .Add({{"alert", std::string(to_string(a.name))},
+            {"severity", std::string(to_string(a.severity))}})
       .Increment();
 }
 
@@ -342,9 +350,17 @@ void Metrics::set_tracked_jobs(std::size_t n) {
   impl_->tracked_jobs.Set(static_cast<double>(n));
 }
 
-void Metrics::set_config_reload(bool ok, WallTime when) {
-  impl_->reload_ok_g.Set(ok ? 1 : 0);
-  if (ok) impl_->reload_ts_g.Set(seconds(when));
+void Metrics::config_loaded(WallTime when) {
+  impl_->reload_ok_g.Set(1);
+  impl_->reload_ts_g.Set(seconds(when));
+}
+
+void Metrics::config_load_failed() {
+  impl_->reload_ok_g.Set(0);
+}
+
+void Metrics::on_poller_restart() {
+  impl_->poller_restarts.Increment();
 }
 
 std::string Metrics::render(const std::vector<const JobState*>& jobs) const {

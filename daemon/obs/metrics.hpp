@@ -23,7 +23,11 @@ class Metrics {
   void on_call(const CallOutcome& o);
   void on_alert(const Alert& a);
   void set_tracked_jobs(std::size_t n);
-  void set_config_reload(bool ok, WallTime when);
+  /// A configuration was loaded (at start or by a reload) at `when`.
+  void config_loaded(WallTime when);
+  /// A reload failed: the old configuration stays.
+  void config_load_failed();
+  void on_poller_restart();
 
   /// The whole exposition (text format 0.0.4) for these jobs. Jobs appear in the order
   /// given; series of jobs not given do not appear.

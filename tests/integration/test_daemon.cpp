@@ -80,6 +80,33 @@ class AlertTail {
 const char* kId = "daemon-it-id";
 const char* kSecret = "daemon-it-secret";
 
+/// What a World runs: the simulator's jobs, the daemon's jobs and config.
+struct WorldOptions {
+  std::string sim_jobs;  ///< JSON array: the simulator's jobs (see tests/sim/README.md)
+  std::string jobs;      ///< JSON array: the daemon's `jobs`
+  /// Merged over the default config below, object by object.
+  json::object config = {};
+  std::string secret = kSecret;  ///< the daemon's secret (the simulator knows kSecret)
+};
+
+/// Merges `over` into `base`: objects key by key, anything else replaced.
+void merge(json::object& base, const json::object& over) {
+  for (const auto& kv : over) {
+    auto* mine = base.if_contains(kv.key());
+    if (mine && mine->is_object() && kv.value().is_object())
+      merge(mine->as_object(), kv.value().as_object());
+    else
+      base[kv.key()] = kv.value();
+  }
+}
+
+std::string creds_scenario(const std::string& jobs) {
+  json::object sc{{"credentials", json::array{json::object{{"access_key_id", kId},
+                                                           {"access_key_secret", kSecret}}}},
+                  {"jobs", json::parse(jobs)}};
+  return json::serialize(sc);
+}
+
 /// A simulator plus a daemon polling it every second.
 struct World {
   TempDir dir;
@@ -88,30 +115,22 @@ struct World {
   std::unique_ptr<ChildProcess> daemon;
   std::unique_ptr<AlertTail> tail;
 
-  World(const std::string& scenario, const std::string& jobs, const std::string& extra_config = "",
-        const std::string& secret = kSecret,
-        const std::string& poll = R"({"interval": "1s", "jitter": 0})")
-      : sim(scenario) {
+  explicit World(const WorldOptions& o) : sim(creds_scenario(o.sim_jobs)) {
     alerts_path = (dir.path / "alerts.log").string();
     tail = std::make_unique<AlertTail>(alerts_path);
-    std::string cfg = R"({
-      "api": {"endpoint": ")" +
-                      sim.url() + R"(", "timeout": "2s"},
-      "poll": )" + poll +
-                      R"(,
-      "jobs": )" + jobs +
-                      R"(,
-      "listen": "127.0.0.1:0",
-      "alerts": {"file": ")" +
-                      alerts_path + R"(", "unreachable_after": "2s", "throttled_after": "2s"},
-      "log_level": "debug",
-      )" + extra_config +
-                      "}";
-    std::string path = dir.file("mmsmon.json", cfg);
+    json::object cfg{
+        {"api", {{"endpoint", sim.url()}, {"timeout", "2s"}}},
+        {"poll", {{"interval", "1s"}, {"jitter", 0}}},
+        {"jobs", json::parse(o.jobs)},
+        {"listen", "127.0.0.1:0"},
+        {"alerts", {{"file", alerts_path}, {"unreachable_after", "2s"}, {"throttled_after", "2s"}}},
+        {"log_level", "debug"}};
+    merge(cfg, o.config);
+    std::string path = dir.file("mmsmon.json", json::serialize(cfg));
     daemon = std::make_unique<ChildProcess>(
         std::vector<std::string>{MMSMON_PATH, "--config", path}, "--port-file",
         std::vector<std::string>{std::string("ALIBABA_CLOUD_ACCESS_KEY_ID=") + kId,
-                                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + secret},
+                                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + o.secret},
         (dir.path / "daemon.log").string());
   }
 
@@ -154,11 +173,6 @@ struct World {
   }
 };
 
-std::string creds_scenario(const std::string& jobs) {
-  return std::string(R"({"credentials": [{"access_key_id": ")") + kId +
-         R"(", "access_key_secret": ")" + kSecret + R"("}], "jobs": )" + jobs + "}";
-}
-
 /// Jobs 7/1 .. 7/n with 10 tasks each: the simulator's list and the daemon's list.
 std::pair<std::string, std::string> numbered_jobs(int n) {
   std::string jobs = "[", refs = "[";
@@ -183,9 +197,9 @@ double metric(const std::string& text, const std::string& series) {
 }  // namespace
 
 TEST_CASE("every transition gives exactly one alert line with the right fields") {
-  World w(creds_scenario(R"([{"source_id": 7, "job_id": 1, "name": "orders", "status": "INIT",
-                             "task_num": 10, "task_done": 0}])"),
-          R"([{"source_id": 7, "job_id": 1}])");
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "orders", "status": "INIT",
+                             "task_num": 10, "task_done": 0}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}])"});
   w.wait_ready();
 
   set_job(w, R"("status": "DOING", "task_done": 1)");
@@ -251,14 +265,13 @@ TEST_CASE("every transition gives exactly one alert line with the right fields")
 }
 
 TEST_CASE("a fault on one job leaves the others updating") {
-  World w(
-      creds_scenario(R"([{"source_id": 7, "job_id": 1, "name": "broken", "task_num": 10},
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "broken", "task_num": 10},
                              {"source_id": 7, "job_id": 2, "name": "healthy", "task_num": 100000,
                               "rate": 50},
                              {"source_id": 7, "job_id": 3, "name": "unknown_status",
-                              "raw": {"id": 3, "sourceId": 7, "status": "PAUSING", "taskNum": "x"}}])"),
-      R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2}, {"source_id": 7, "job_id": 3},
-              {"source_id": 7, "job_id": 4}])");
+                              "raw": {"id": 3, "sourceId": 7, "status": "PAUSING", "taskNum": "x"}}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2},
+                       {"source_id": 7, "job_id": 3}, {"source_id": 7, "job_id": 4}])"});
   w.sim.admin("POST", "/admin/faults", R"({"job": {"source_id": 7, "job_id": 1}, "reset": true})");
   auto unreachable = w.tail->wait_for("JobUnreachable", "firing", 1);
   CHECK(unreachable.at("reason").as_string() == "network");
@@ -295,11 +308,10 @@ TEST_CASE("a fault on one job leaves the others updating") {
 }
 
 TEST_CASE("wrong credentials: one ApiAuthFailed firing, one resolved after the fix") {
-  World w(
-      creds_scenario(
-          R"([{"source_id": 7, "job_id": 1, "task_num": 10}, {"source_id": 7, "job_id": 2, "task_num": 10}])"),
-      R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2}])", "",
-      "wrong-secret-value");
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "task_num": 10},
+                           {"source_id": 7, "job_id": 2, "task_num": 10}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2}])",
+           .secret = "wrong-secret-value"});
   auto firing = w.tail->wait_for("ApiAuthFailed", "firing");
   CHECK(firing.at("severity").as_string() == "critical");
   CHECK(firing.at("code").as_string() == "SignatureDoesNotMatch");
@@ -327,7 +339,7 @@ TEST_CASE("wrong credentials: one ApiAuthFailed firing, one resolved after the f
 
 TEST_CASE("throttling slows every request down and raises one ApiThrottled") {
   auto [jobs, refs] = numbered_jobs(20);
-  World w(creds_scenario(jobs), refs);
+  World w({.sim_jobs = jobs, .jobs = refs});
   w.wait_ready();
   // Unthrottled: 20 jobs at 1s is about 20 requests per second.
   double free_rate = w.request_rate(40);
@@ -349,8 +361,7 @@ TEST_CASE("throttling slows every request down and raises one ApiThrottled") {
 TEST_CASE("poll.max_in_flight caps the requests under way, and SIGTERM waits for them") {
   auto [jobs, refs] = numbered_jobs(8);
   // Every answer takes 300 ms: 8 jobs due each second would have up to 3 under way at once.
-  World w(creds_scenario(jobs), refs, "", kSecret,
-          R"({"interval": "1s", "jitter": 0, "max_in_flight": 2})");
+  World w({.sim_jobs = jobs, .jobs = refs, .config = {{"poll", {{"max_in_flight", 2}}}}});
   w.sim.admin("POST", "/admin/faults", R"({"delay": "300ms"})");
   w.sim.admin("POST", "/admin/stats/reset");
   w.wait_requests(12);
@@ -363,9 +374,10 @@ TEST_CASE("poll.max_in_flight caps the requests under way, and SIGTERM waits for
 
 TEST_CASE("endpoints") {
   World w(
-      creds_scenario(
-          R"([{"source_id": 7, "job_id": 1, "name": "orders", "task_num": 10, "task_done": 4}])"),
-      R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2, "interval": "1h"}])");
+      {.sim_jobs =
+           R"([{"source_id": 7, "job_id": 1, "name": "orders", "task_num": 10, "task_done": 4}])",
+       .jobs =
+           R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2, "interval": "1h"}])"});
   CHECK(w.get("/-/healthy").status == 200);
   // Job 2's first poll is spread into its one-hour interval: not ready until it is polled.
   auto ready = w.get("/-/ready");
@@ -396,10 +408,9 @@ TEST_CASE("promtool check metrics is silent on a real scrape") {
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
     FAIL("promtool is not installed (deploy/bootstrap.sh installs it)");
   }
-  World w(creds_scenario(
-              R"([{"source_id": 7, "job_id": 1, "name": "orders", "task_num": 10, "task_done": 4,
-                             "eta": "2026-12-31"}])"),
-          R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 9}])");
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "orders", "task_num": 10,
+                            "task_done": 4, "eta": "2026-12-31"}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 9}])"});
   w.wait_ready();
   std::string scrape = w.dir.file("scrape.txt", w.get("/metrics").body);
   std::string out = (w.dir.path / "promtool.txt").string();
@@ -414,9 +425,11 @@ TEST_CASE("promtool check metrics is silent on a real scrape") {
 TEST_CASE("a daemon that fails at start fails the test within seconds, with its log") {
   TempDir dir;
   SimProcess sim(creds_scenario(R"([{"source_id": 7, "job_id": 1}])"));
-  std::string cfg = dir.file("mmsmon.json", R"({"api": {"endpoint": ")" + sim.url() +
-                                                R"("}, "jobs": [{"source_id": 7, "job_id": 1}],
-      "listen": "127.0.0.1:0", "alerts": {"file": "/nonexistent/dir/alerts.log"}})");
+  json::object config{{"api", {{"endpoint", sim.url()}}},
+                      {"jobs", json::array{json::object{{"source_id", 7}, {"job_id", 1}}}},
+                      {"listen", "127.0.0.1:0"},
+                      {"alerts", {{"file", "/nonexistent/dir/alerts.log"}}}};
+  std::string cfg = dir.file("mmsmon.json", json::serialize(config));
   auto t0 = std::chrono::steady_clock::now();
   std::string message;
   try {
@@ -431,4 +444,43 @@ TEST_CASE("a daemon that fails at start fails the test within seconds, with its 
   CHECK_MESSAGE(
       message.find("cannot open alert file /nonexistent/dir/alerts.log") != std::string::npos,
       message);
+}
+
+TEST_CASE("a poller that throws is restarted and counted, the other jobs keep being polled") {
+  auto [jobs, refs] = numbered_jobs(3);
+  // A Content-Length beyond what a string can hold, under a limit that allows it: decoding
+  // the answer throws std::length_error inside job 1's poll, which holds the only slot.
+  World w({.sim_jobs = jobs,
+           .jobs = refs,
+           .config = {{"api", {{"max_response_bytes", 9'000'000'000'000'000'000}}},
+                      {"poll", {{"max_in_flight", 1}}}}});
+  w.sim.admin(
+      "POST", "/admin/faults",
+      R"({"job": {"source_id": 7, "job_id": 1}, "huge_body": 8000000000000000000, "count": 2})");
+  w.wait_ready();
+  auto wait_metric = [&](const std::string& series, double at_least) {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    for (;;) {
+      auto text = w.get("/metrics").body;
+      if (text.find("\n" + series + " ") != std::string::npos && metric(text, series) >= at_least)
+        return text;
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
+                      series << " did not reach " << at_least);
+      std::this_thread::sleep_for(50ms);
+    }
+  };
+  wait_metric("mmsmon_poller_restarts_total", 2);
+  auto before = w.get("/metrics").body;
+  // Job 1 recovers once the fault is used up; jobs 2 and 3 went on all along.
+  auto after = wait_metric(R"(mms_job_up{source_id="7",job_id="1"})", 1);
+  w.wait_requests(6);
+  after = w.get("/metrics").body;
+  CHECK(metric(after, R"(mmsmon_api_requests_total{action="GetMmsJob"})") >
+        metric(before, R"(mmsmon_api_requests_total{action="GetMmsJob"})"));
+  CHECK(metric(after, R"(mms_job_up{source_id="7",job_id="2"})") == 1);
+  CHECK(metric(after, R"(mms_job_up{source_id="7",job_id="3"})") == 1);
+  CHECK(w.get("/-/healthy").status == 200);
+  auto log = w.daemon_log();
+  CHECK(log.find("internal error in the poller of job 7/1") != std::string::npos);
+  CHECK(w.daemon->stop() == 0);
 }

@@ -23,7 +23,7 @@ ApiError err(FailureReason r, unsigned status = 0, std::string code = "") {
 std::vector<std::string> names(const std::vector<Alert>& v) {
   std::vector<std::string> out;
   for (const auto& a : v)
-    out.push_back(a.name + ":" + std::string(to_string(a.state)));
+    out.push_back(std::string(to_string(a.name)) + ":" + std::string(to_string(a.state)));
   return out;
 }
 
@@ -48,7 +48,7 @@ TEST_CASE("event alerts for each transition") {
   CHECK(f.ok(snap(JobStatus::init, 0, 10), t0).empty());
   auto a = f.ok(snap(JobStatus::doing, 0, 10), t0 + 1s);
   REQUIRE(a.size() == 1);
-  CHECK(a[0].name == "JobStarted");
+  CHECK(a[0].name == AlertName::job_started);
   CHECK(a[0].state == AlertState::event);
   CHECK(a[0].severity == Severity::info);
   CHECK(a[0].job_name == "migrate_sales");
@@ -61,11 +61,11 @@ TEST_CASE("event alerts for each transition") {
         std::vector<std::string>{"JobRegressed:event"});
   auto failed = f.ok(snap(JobStatus::failed, 3, 10), t0 + 5s);
   REQUIRE(failed.size() == 1);
-  CHECK(failed[0].name == "JobFailed");
+  CHECK(failed[0].name == AlertName::job_failed);
   CHECK(failed[0].severity == Severity::critical);
   auto retry = f.ok(snap(JobStatus::doing, 3, 10), t0 + 6s);
   REQUIRE(retry.size() == 1);
-  CHECK(retry[0].name == "JobStarted");
+  CHECK(retry[0].name == AlertName::job_started);
   CHECK(retry[0].summary.find("running again after FAILED") != std::string::npos);
   auto done = f.ok(snap(JobStatus::done, 10, 10), t0 + 7s);
   CHECK(names(done) == std::vector<std::string>{"JobSucceeded:event"});
@@ -76,7 +76,7 @@ TEST_CASE("JobNotFound fires once and resolves once") {
   auto e = err(FailureReason::not_found, 404, "MmsJobNotFound");
   CHECK(names(f.fail(e, t0)) == std::vector<std::string>{"JobNotFound:firing"});
   CHECK(f.fail(e, t0 + 1s).empty());
-  CHECK(f.policy.is_firing("JobNotFound", kKey));
+  CHECK(f.policy.is_firing(AlertName::job_not_found, kKey));
   auto r = f.ok(snap(JobStatus::doing, 1, 10), t0 + 2s);
   CHECK(names(r) == std::vector<std::string>{"JobNotFound:resolved"});
   CHECK(f.ok(snap(JobStatus::doing, 1, 10), t0 + 3s).empty());
@@ -89,7 +89,7 @@ TEST_CASE("JobUnreachable only after the threshold, not for auth") {
   CHECK(f.fail(e, t0 + 59s).empty());
   auto a = f.fail(e, t0 + 60s);
   REQUIRE(a.size() == 1);
-  CHECK(a[0].name == "JobUnreachable");
+  CHECK(a[0].name == AlertName::job_unreachable);
   CHECK(a[0].summary.find("have failed for 1m") != std::string::npos);
   CHECK(f.fail(e, t0 + 90s).empty());
   CHECK(names(f.ok(snap(JobStatus::doing, 1, 10), t0 + 100s)) ==
@@ -104,7 +104,7 @@ TEST_CASE("ApiAuthFailed fires on the first auth failure, resolves on the next a
   auto e = err(FailureReason::auth, 400, "SignatureDoesNotMatch");
   auto a = p.on_api_call(&e, t0);
   REQUIRE(a.size() == 1);
-  CHECK(a[0].name == "ApiAuthFailed");
+  CHECK(a[0].name == AlertName::api_auth_failed);
   CHECK(a[0].severity == Severity::critical);
   CHECK_FALSE(a[0].job);
   CHECK(p.on_api_call(&e, t0 + 1s).empty());
@@ -118,34 +118,34 @@ TEST_CASE("ApiThrottled fires after being slowed for the threshold, resolves aft
   AlertPolicy p{AlertThresholds{60s, 10s}};
   auto e = err(FailureReason::throttled, 400, "Throttling.User");
   e.retry_after = 2s;
-  CHECK(p.on_pacing(true, &e, t0).empty());
-  CHECK(p.on_pacing(true, nullptr, t0 + 9s).empty());
-  auto a = p.on_pacing(true, nullptr, t0 + 10s);
+  CHECK(p.on_pacing(Pacing::throttled, &e, t0).empty());
+  CHECK(p.on_pacing(Pacing::throttled, nullptr, t0 + 9s).empty());
+  auto a = p.on_pacing(Pacing::throttled, nullptr, t0 + 10s);
   REQUIRE(names(a) == std::vector<std::string>{"ApiThrottled:firing"});
   CHECK(a[0].summary.find("for 10s") != std::string::npos);
   bool has_code = false;
   for (const auto& f : a[0].facts)
     has_code |= f.key == "code";
   CHECK(has_code);
-  CHECK(p.on_pacing(true, nullptr, t0 + 12s).empty());
+  CHECK(p.on_pacing(Pacing::throttled, nullptr, t0 + 12s).empty());
   // Calm, then slowed again before the quiet period ends: the same episode.
-  CHECK(p.on_pacing(false, nullptr, t0 + 13s).empty());
-  CHECK(p.on_pacing(true, nullptr, t0 + 20s).empty());
-  CHECK(p.on_pacing(false, nullptr, t0 + 21s).empty());
-  CHECK(p.on_pacing(false, nullptr, t0 + 30s).empty());
-  CHECK(names(p.on_pacing(false, nullptr, t0 + 31s)) ==
+  CHECK(p.on_pacing(Pacing::full_speed, nullptr, t0 + 13s).empty());
+  CHECK(p.on_pacing(Pacing::throttled, nullptr, t0 + 20s).empty());
+  CHECK(p.on_pacing(Pacing::full_speed, nullptr, t0 + 21s).empty());
+  CHECK(p.on_pacing(Pacing::full_speed, nullptr, t0 + 30s).empty());
+  CHECK(names(p.on_pacing(Pacing::full_speed, nullptr, t0 + 31s)) ==
         std::vector<std::string>{"ApiThrottled:resolved"});
-  CHECK(p.on_pacing(false, nullptr, t0 + 40s).empty());
+  CHECK(p.on_pacing(Pacing::full_speed, nullptr, t0 + 40s).empty());
 }
 
 TEST_CASE("brief throttling never fires") {
   AlertPolicy p{AlertThresholds{60s, 10s}};
   auto e = err(FailureReason::throttled, 400, "Throttling");
-  CHECK(p.on_pacing(true, &e, t0).empty());
-  CHECK(p.on_pacing(false, nullptr, t0 + 3s).empty());
-  CHECK(p.on_pacing(false, nullptr, t0 + 13s).empty());
-  CHECK(p.on_pacing(true, &e, t0 + 14s).empty());
-  CHECK(p.on_pacing(false, nullptr, t0 + 16s).empty());
+  CHECK(p.on_pacing(Pacing::throttled, &e, t0).empty());
+  CHECK(p.on_pacing(Pacing::full_speed, nullptr, t0 + 3s).empty());
+  CHECK(p.on_pacing(Pacing::full_speed, nullptr, t0 + 13s).empty());
+  CHECK(p.on_pacing(Pacing::throttled, &e, t0 + 14s).empty());
+  CHECK(p.on_pacing(Pacing::full_speed, nullptr, t0 + 16s).empty());
 }
 
 TEST_CASE("untracking resolves what fires for the job") {
@@ -153,12 +153,12 @@ TEST_CASE("untracking resolves what fires for the job") {
   f.fail(err(FailureReason::not_found, 404), t0);
   auto r = f.policy.on_untracked(f.st, t0 + 1s);
   CHECK(names(r) == std::vector<std::string>{"JobNotFound:resolved"});
-  CHECK_FALSE(f.policy.is_firing("JobNotFound", kKey));
+  CHECK_FALSE(f.policy.is_firing(AlertName::job_not_found, kKey));
 }
 
 TEST_CASE("alert lines: JSON and logfmt carry the fixed fields") {
   Alert a;
-  a.name = "JobFailed";
+  a.name = AlertName::job_failed;
   a.state = AlertState::event;
   a.severity = Severity::critical;
   a.ts = t0 + 1500ms;

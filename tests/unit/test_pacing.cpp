@@ -5,21 +5,6 @@
 using namespace mmsmon;
 using namespace std::chrono_literals;
 
-TEST_CASE("full-jitter backoff stays within its cap") {
-  CHECK(backoff_delay(1s, 60s, 0, 0.999) < 1s);
-  CHECK(backoff_delay(1s, 60s, 3, 0.5) == 4s);
-  CHECK(backoff_delay(1s, 60s, 10, 0.999) <= 60s);
-  CHECK(backoff_delay(1s, 60s, 100, 1.0) == 60s);
-  CHECK(backoff_delay(1s, 60s, 5, 0.0) == 0s);
-}
-
-TEST_CASE("jitter scales the interval symmetrically") {
-  CHECK(jittered(60s, 0.1, 0.0) == 54s);
-  CHECK(jittered(60s, 0.1, 0.5) == 60s);
-  CHECK(jittered(60s, 0.1, 1.0) == 66s);
-  CHECK(jittered(60s, 0.0, 0.9) == 60s);
-}
-
 TEST_CASE("the governor lets requests through freely until the API throttles") {
   ThrottleGovernor g;
   SteadyTime t{};

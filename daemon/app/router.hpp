@@ -1,0 +1,24 @@
+#pragma once
+
+#include <cstddef>
+
+#include "core/fleet.hpp"
+#include "io/http_message.hpp"
+
+namespace mmsmon {
+
+class Metrics;
+
+/// What the endpoints show, read-only: the fleet, the metrics, and the daemon's status.
+struct RouterView {
+  const Fleet& fleet;
+  const Metrics& metrics;
+  bool stopping = false;
+  std::size_t pollers_down = 0;  ///< job pollers dead and waiting for their restart
+};
+
+/// Answers one request to mmsmon's HTTP server (README: "HTTP endpoints"). Pure: the same
+/// request and view give the same answer, `/metrics`' process_* values aside.
+ServerResponse route(const ServerRequest& req, const RouterView& view);
+
+}  // namespace mmsmon

@@ -1,0 +1,101 @@
+#include "core/fleet.hpp"
+
+namespace mmsmon {
+
+bool Fleet::add(const JobKey& key, Millis interval) {
+  auto [it, inserted] = jobs_.try_emplace(key);
+  if (inserted) it->second.state.key = key;
+  it->second.interval = interval;
+  return inserted;
+}
+
+std::vector<Alert> Fleet::remove(const JobKey& key, WallTime now) {
+  auto it = jobs_.find(key);
+  if (it == jobs_.end()) return {};
+  auto alerts = policy_.on_untracked(it->second.state, now);
+  jobs_.erase(it);
+  return alerts;
+}
+
+std::vector<Alert> Fleet::retain(const std::set<JobKey>& keep, WallTime now) {
+  std::vector<JobKey> gone;
+  for (const auto& [k, j] : jobs_)
+    if (!keep.count(k)) gone.push_back(k);
+  std::vector<Alert> out;
+  for (const auto& k : gone) {
+    auto a = remove(k, now);
+    out.insert(out.end(), a.begin(), a.end());
+  }
+  return out;
+}
+
+FleetChange Fleet::on_snapshot(const JobKey& key, Job snapshot, WallTime now) {
+  FleetChange ch;
+  auto* j = find(key);
+  if (!j) return ch;
+  ch.events = observe_snapshot(j->state, std::move(snapshot), now);
+  ch.alerts = policy_.on_snapshot(j->state, ch.events, now);
+  return ch;
+}
+
+FleetChange Fleet::on_failure(const JobKey& key, const ApiError& error, WallTime now) {
+  FleetChange ch;
+  auto* j = find(key);
+  if (!j) return ch;
+  observe_failure(j->state, error, now);
+  ch.alerts = policy_.on_failure(j->state, error, now);
+  return ch;
+}
+
+std::vector<Alert> Fleet::on_api_call(const ApiError* err, WallTime now) {
+  return policy_.on_api_call(err, now);
+}
+
+std::vector<Alert> Fleet::on_pacing(Pacing pacing, const ApiError* cause, WallTime now) {
+  return policy_.on_pacing(pacing, cause, now);
+}
+
+const TrackedJob* Fleet::find(const JobKey& key) const {
+  auto it = jobs_.find(key);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+TrackedJob* Fleet::find(const JobKey& key) {
+  auto it = jobs_.find(key);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+std::vector<const JobState*> Fleet::states() const {
+  std::vector<const JobState*> v;
+  v.reserve(jobs_.size());
+  for (const auto& [k, j] : jobs_)
+    v.push_back(&j.state);
+  return v;
+}
+
+std::size_t Fleet::not_polled() const {
+  std::size_t n = 0;
+  for (const auto& [k, j] : jobs_)
+    n += !j.state.polled;
+  return n;
+}
+
+FleetState Fleet::save() const {
+  FleetState s;
+  s.jobs.reserve(jobs_.size());
+  for (const auto& [k, j] : jobs_)
+    s.jobs.push_back(j);
+  s.firing = policy_.firing();
+  return s;
+}
+
+void Fleet::restore(FleetState state) {
+  jobs_.clear();
+  for (auto& j : state.jobs) {
+    JobKey k = j.state.key;
+    jobs_.insert_or_assign(k, std::move(j));
+  }
+  policy_.restore_firing(state.firing);
+}
+
+}  // namespace mmsmon

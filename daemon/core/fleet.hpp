@@ -1,0 +1,81 @@
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "core/alert_policy.hpp"
+#include "core/duration.hpp"
+#include "core/job_state.hpp"
+
+namespace mmsmon {
+
+/// One tracked job: what mmsmon knows of it and the facts its schedule rests on.
+struct TrackedJob {
+  JobState state;
+  Millis interval{60'000};  ///< the job's regular poll interval
+  unsigned attempt = 0;     ///< consecutive retryable failures, for the backoff
+};
+
+/// What folding one result into the fleet changed.
+struct FleetChange {
+  std::vector<JobEvent> events;  ///< what changed in the job (for the debug log)
+  std::vector<Alert> alerts;     ///< what to say, in order
+};
+
+/// The fleet as a plain value (for the state file): the jobs and the firing alerts.
+struct FleetState {
+  std::vector<TrackedJob> jobs;
+  std::vector<AlertPolicy::Firing> firing;
+};
+
+/// The table of tracked jobs, keyed by JobKey. Every result, whatever call it came from
+/// (GetMmsJob, a ListMmsJobs item), takes one path into it: on_snapshot or on_failure,
+/// which update the job's state and return its events and alerts; the alert policy it
+/// holds keeps each condition's firing/resolved lifecycle. The set of jobs can change at
+/// run time: a removed job's firing alerts resolve (reason `untracked`) and its state, so
+/// its series, is gone. Pure: no clock reads, no I/O.
+class Fleet {
+ public:
+  explicit Fleet(AlertThresholds t = {}) : policy_(t) {}
+
+  /// Starts tracking `key`, polled every `interval`. A job already tracked keeps its state
+  /// and takes the new interval. Returns whether the job is new.
+  bool add(const JobKey& key, Millis interval);
+  /// Stops tracking `key`; returns the resolution of its firing alerts. No-op if unknown.
+  std::vector<Alert> remove(const JobKey& key, WallTime now);
+  /// Keeps only the jobs in `keep` (removing the others as remove() does).
+  std::vector<Alert> retain(const std::set<JobKey>& keep, WallTime now);
+
+  /// Folds a successful poll of job `key`. Unknown keys (a job removed while its poll was
+  /// under way) change nothing.
+  FleetChange on_snapshot(const JobKey& key, Job snapshot, WallTime now);
+  /// Folds a failed poll of job `key`.
+  FleetChange on_failure(const JobKey& key, const ApiError& error, WallTime now);
+  /// Any API call's outcome, `err` when it failed (ApiAuthFailed).
+  std::vector<Alert> on_api_call(const ApiError* err, WallTime now);
+  /// The pacing state (ApiThrottled); `cause` is the last throttling answer, if any.
+  std::vector<Alert> on_pacing(Pacing pacing, const ApiError* cause, WallTime now);
+
+  const TrackedJob* find(const JobKey& key) const;
+  TrackedJob* find(const JobKey& key);
+  std::size_t size() const { return jobs_.size(); }
+  const std::map<JobKey, TrackedJob>& jobs() const { return jobs_; }
+  /// Every job's state, in key order (for /metrics).
+  std::vector<const JobState*> states() const;
+  /// How many jobs have not finished a poll yet.
+  std::size_t not_polled() const;
+  std::vector<AlertName> firing_for(const JobKey& key) const { return policy_.firing_for(key); }
+  std::size_t firing_count() const { return policy_.firing().size(); }
+
+  /// The fleet as a plain value, and back (replacing jobs and firing alerts, saying nothing).
+  FleetState save() const;
+  void restore(FleetState state);
+
+ private:
+  AlertPolicy policy_;
+  std::map<JobKey, TrackedJob> jobs_;
+};
+
+}  // namespace mmsmon

@@ -1,0 +1,234 @@
+#include "io/poller.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
+#include <map>
+
+#include "io/mms_client.hpp"
+
+namespace mmsmon {
+namespace asio = boost::asio;
+using asio::awaitable;
+using std::chrono::steady_clock;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+/// `when` rounded up to the next 50 ms tick: polls due close together wake the loop once
+/// instead of once each.
+steady_clock::time_point on_tick(steady_clock::time_point when) {
+  constexpr auto tick = std::chrono::duration_cast<steady_clock::duration>(Millis{50});
+  auto since = when.time_since_epoch();
+  return steady_clock::time_point{((since + tick - steady_clock::duration{1}) / tick) * tick};
+}
+
+}  // namespace
+
+struct Poller::Impl {
+  /// One job's poller. Everything it waits for (its next poll, a slot, the governor, a
+  /// restart) it waits for on its one timer, so 10,000 sleeping jobs are 10,000 small
+  /// frames and timers.
+  struct Entry {
+    Entry(asio::any_io_executor ex, JobKey k) : timer(ex), key(k) {}
+    asio::steady_timer timer;
+    JobKey key;
+    bool handed_slot = false;  ///< woken by release_slot() with its slot
+    bool removed = false;
+    bool down = false;
+    unsigned crashes = 0;  ///< crashes since the last poll that completed
+  };
+  using EntryPtr = std::shared_ptr<Entry>;
+
+  /// A held in-flight slot, released once: on purpose after the call, or by unwinding.
+  struct Slot {
+    Impl* impl;
+    bool held = true;
+    void release() {
+      if (held) impl->release_slot();
+      held = false;
+    }
+    ~Slot() { release(); }
+  };
+
+  Impl(asio::any_io_executor e, MmsClient& c, ThrottleGovernor& g, Options o, OnResult r,
+       OnCrash cr)
+      : ex(std::move(e)),
+        client(c),
+        governor(g),
+        opt(o),
+        on_result(std::move(r)),
+        on_crash(std::move(cr)) {}
+
+  asio::any_io_executor ex;
+  MmsClient& client;
+  ThrottleGovernor& governor;
+  Options opt;
+  OnResult on_result;
+  OnCrash on_crash;
+  std::map<JobKey, EntryPtr> entries;
+  std::deque<Entry*> waiters;  ///< due for a poll, waiting for a slot
+  std::size_t in_flight = 0, running = 0, down = 0;
+  std::uint64_t restarts = 0;
+  bool stopping = false;
+  std::function<void()> on_idle;
+
+  /// Hands the slot of a finished poll to the next job waiting for one, if any.
+  void release_slot() {
+    if (waiters.empty() || stopping) {
+      --in_flight;
+      return;
+    }
+    Entry* next = waiters.front();  // in_flight stays the same
+    waiters.pop_front();
+    next->handed_slot = true;
+    next->timer.cancel();
+  }
+
+  static void spawn(const std::shared_ptr<Impl>& self, const EntryPtr& e,
+                    steady_clock::time_point first) {
+    ++self->running;
+    asio::co_spawn(self->ex, self->loop(*e, first),
+                   [self, e](std::exception_ptr ex) { self->ended(self, e, ex); });
+  }
+
+  awaitable<void> loop(Entry& e, steady_clock::time_point first) {
+    e.timer.expires_at(on_tick(first));
+    for (;;) {
+      co_await e.timer.async_wait(use_tuple);  // sleeping, or queued for a slot
+      if (e.handed_slot) {
+        e.handed_slot = false;  // release_slot() passed us its slot
+        if (stopping || e.removed) {
+          release_slot();
+          break;
+        }
+      } else if (stopping || e.removed) {
+        break;
+      } else if (in_flight < opt.max_in_flight) {
+        ++in_flight;
+      } else {
+        waiters.push_back(&e);
+        e.timer.expires_at(steady_clock::time_point::max());
+        continue;
+      }
+      Slot slot{this};
+      Millis delay = co_await poll_once(e, slot);
+      if (stopping || e.removed) break;
+      e.crashes = 0;
+      e.timer.expires_at(on_tick(steady_clock::now() + delay));
+    }
+  }
+
+  /// One poll, holding a slot: waits for the throttle governor, calls the API, releases
+  /// the slot, and hands the result on. The decoded job stays in plain functions, out of
+  /// the coroutine frames.
+  awaitable<Millis> poll_once(Entry& e, Slot& slot) {
+    auto at = governor.reserve(steady_clock::now());
+    if (at > steady_clock::now()) {
+      e.timer.expires_at(at);
+      co_await e.timer.async_wait(use_tuple);
+    }
+    if (stopping || e.removed) co_return Millis{0};
+    CallOutcome out;
+    auto body = co_await client.fetch(get_mms_job_call(e.key), out);
+    slot.release();
+    co_return finish(e, std::move(body), out);
+  }
+
+  Millis finish(Entry& e, Result<std::string, ApiError> body, CallOutcome& out) {
+    auto r = client.finish_get_job(std::move(body), out, e.key);
+    if (e.removed) return Millis{0};
+    return on_result(e.key, r);
+  }
+
+  void ended(const std::shared_ptr<Impl>& self, const EntryPtr& e, std::exception_ptr ex) {
+    --running;
+    if (ex && !stopping && !e->removed) {
+      std::string what = "unknown exception";
+      try {
+        std::rethrow_exception(ex);
+      } catch (const std::exception& x) {
+        what = x.what();
+      } catch (...) {
+      }
+      Millis wait =
+          std::min(opt.max_restart, Millis{opt.first_restart.count() << std::min(e->crashes, 16u)});
+      ++e->crashes;
+      ++restarts;
+      ++down;
+      e->down = true;
+      if (on_crash) on_crash(e->key, what, wait);
+      e->timer.expires_after(wait);
+      e->timer.async_wait([self, e](const boost::system::error_code&) { self->restart(self, e); });
+    }
+    if (stopping && running == 0 && on_idle) std::exchange(on_idle, nullptr)();
+  }
+
+  void restart(const std::shared_ptr<Impl>& self, const EntryPtr& e) {
+    if (e->down) {
+      e->down = false;
+      --down;
+    }
+    if (stopping || e->removed) return;
+    spawn(self, e, steady_clock::now());
+  }
+};
+
+Poller::Poller(asio::any_io_executor ex, MmsClient& client, ThrottleGovernor& governor, Options opt,
+               OnResult on_result, OnCrash on_crash)
+    : impl_(std::make_shared<Impl>(std::move(ex), client, governor, opt, std::move(on_result),
+                                   std::move(on_crash))) {}
+
+Poller::~Poller() {
+  for (auto& [k, e] : impl_->entries) {
+    e->removed = true;
+    e->timer.cancel();
+  }
+}
+
+void Poller::add(const JobKey& key, Millis first_in) {
+  if (impl_->stopping || impl_->entries.count(key)) return;
+  auto e = std::make_shared<Impl::Entry>(impl_->ex, key);
+  impl_->entries.emplace(key, e);
+  Impl::spawn(impl_, e, steady_clock::now() + first_in);
+}
+
+void Poller::remove(const JobKey& key) {
+  auto it = impl_->entries.find(key);
+  if (it == impl_->entries.end()) return;
+  Impl::Entry* e = it->second.get();
+  e->removed = true;
+  std::erase(impl_->waiters, e);
+  e->timer.cancel();
+  impl_->entries.erase(it);
+}
+
+void Poller::stop(std::function<void()> on_idle) {
+  auto& i = *impl_;
+  i.stopping = true;
+  i.waiters.clear();
+  for (auto& [k, e] : i.entries)
+    e->timer.cancel();
+  if (i.running == 0) {
+    if (on_idle) on_idle();
+    return;
+  }
+  i.on_idle = std::move(on_idle);
+}
+
+std::size_t Poller::running() const {
+  return impl_->running;
+}
+std::size_t Poller::down() const {
+  return impl_->down;
+}
+std::size_t Poller::in_flight() const {
+  return impl_->in_flight;
+}
+std::uint64_t Poller::restarts() const {
+  return impl_->restarts;
+}
+
+}  // namespace mmsmon

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/api.hpp"
+#include "core/duration.hpp"
+#include "core/pacing.hpp"
+#include "core/types.hpp"
+
+namespace mmsmon {
+
+class MmsClient;
+
+/// Polls jobs with GetMmsJob: one small coroutine per job that sleeps on the job's timer,
+/// waits for one of `max_in_flight` slots and for the throttle governor, calls the API and
+/// hands the result to `on_result`, which folds it and says when the job is due next. A
+/// slot is released on every path, exceptions included. A job's poller that throws is
+/// reported through `on_crash`, counted, marked down, and restarted after a backoff (1 s,
+/// doubling up to 1 min, reset by a poll that completes). Single-threaded, like the
+/// executor it runs on.
+class Poller {
+ public:
+  /// Folds a finished poll; returns the wait before the job's next poll.
+  using OnResult = std::function<Millis(const JobKey&, Result<Job, ApiError>&)>;
+  /// A job's poller died with `what`; it restarts after `restart_in`.
+  using OnCrash = std::function<void(const JobKey&, const std::string& what, Millis restart_in)>;
+
+  struct Options {
+    std::size_t max_in_flight = 8;
+    Millis first_restart{1'000};
+    Millis max_restart{60'000};
+  };
+
+  /// `client` and `governor` must outlive the poller.
+  Poller(boost::asio::any_io_executor ex, MmsClient& client, ThrottleGovernor& governor,
+         Options opt, OnResult on_result, OnCrash on_crash);
+  ~Poller();
+  Poller(const Poller&) = delete;
+  Poller& operator=(const Poller&) = delete;
+
+  /// Starts polling `key`, first after `first_in`. A key already polled is left alone.
+  void add(const JobKey& key, Millis first_in);
+  /// Stops polling `key`; a poll under way finishes, its result is dropped.
+  void remove(const JobKey& key);
+  /// Stops every job's poller; `on_idle` runs once the last one has ended (at once if none
+  /// is running).
+  void stop(std::function<void()> on_idle);
+
+  std::size_t running() const;     ///< job pollers alive (sleeping, queued or polling)
+  std::size_t down() const;        ///< job pollers dead and waiting for their restart
+  std::size_t in_flight() const;   ///< slots held
+  std::uint64_t restarts() const;  ///< job pollers restarted after a crash, in total
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace mmsmon

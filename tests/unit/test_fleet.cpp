@@ -1,0 +1,116 @@
+// The fleet: the table of tracked jobs, driven step by step with a fixed clock.
+#include <doctest/doctest.h>
+
+#include "core/fleet.hpp"
+#include "job_fixtures.hpp"
+
+using namespace mmsmon;
+using namespace mmsmon::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const JobKey kOther{SourceId{2}, JobId{11}};
+
+ApiError failure(FailureReason r) {
+  ApiError e;
+  e.reason = r;
+  e.http_status = r == FailureReason::not_found ? 404 : 0;
+  e.message = "m";
+  return e;
+}
+
+std::vector<std::string> names(const std::vector<Alert>& v) {
+  std::vector<std::string> out;
+  for (const auto& a : v)
+    out.push_back(std::string(to_string(a.name)) + ":" + std::string(to_string(a.state)));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("fleet: a snapshot takes one path to events and alerts") {
+  Fleet f(AlertThresholds{60s, 10s});
+  CHECK(f.add(kKey, 30s));
+  CHECK_FALSE(f.add(kKey, 45s));  // already tracked: keeps its state, takes the interval
+  CHECK(f.size() == 1);
+  CHECK(f.find(kKey)->interval == 45s);
+  CHECK(f.not_polled() == 1);
+
+  auto first = f.on_snapshot(kKey, snap(JobStatus::init, 0, 10), t0);
+  CHECK(first.events.empty());  // the baseline
+  CHECK(first.alerts.empty());
+  CHECK(f.not_polled() == 0);
+
+  auto started = f.on_snapshot(kKey, snap(JobStatus::doing, 2, 10), t0 + 1s);
+  REQUIRE(started.events.size() == 2);  // a transition and progress
+  CHECK(names(started.alerts) == std::vector<std::string>{"JobStarted:event"});
+  CHECK(f.find(kKey)->state.last->task_done == 2);
+  CHECK(f.find(kKey)->state.transitions[1] == 1);
+}
+
+TEST_CASE("fleet: failures fire once, resolve once") {
+  Fleet f(AlertThresholds{60s, 10s});
+  f.add(kKey, 30s);
+  f.on_snapshot(kKey, snap(JobStatus::doing, 1, 10), t0);
+  CHECK(f.on_failure(kKey, failure(FailureReason::timeout), t0 + 1s).alerts.empty());
+  CHECK(names(f.on_failure(kKey, failure(FailureReason::timeout), t0 + 61s).alerts) ==
+        std::vector<std::string>{"JobUnreachable:firing"});
+  CHECK(f.on_failure(kKey, failure(FailureReason::timeout), t0 + 90s).alerts.empty());
+  CHECK(f.firing_for(kKey) == std::vector<AlertName>{AlertName::job_unreachable});
+  CHECK(f.firing_count() == 1);
+  CHECK(names(f.on_snapshot(kKey, snap(JobStatus::doing, 2, 10), t0 + 100s).alerts) ==
+        std::vector<std::string>{"JobUnreachable:resolved"});
+  CHECK(f.firing_count() == 0);
+}
+
+TEST_CASE("fleet: a removed job's firing alerts resolve as untracked and its state is gone") {
+  Fleet f;
+  f.add(kKey, 30s);
+  f.add(kOther, 30s);
+  f.on_failure(kKey, failure(FailureReason::not_found), t0);
+  f.on_snapshot(kOther, snap(JobStatus::doing, 1, 10), t0);
+  REQUIRE(f.firing_for(kKey).size() == 1);
+
+  auto resolved = f.retain({kOther}, t0 + 5s);
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].name == AlertName::job_not_found);
+  CHECK(resolved[0].state == AlertState::resolved);
+  CHECK(resolved[0].job == kKey);
+  bool untracked = false;
+  for (const auto& fact : resolved[0].facts)
+    untracked |= fact.key == "reason" && std::get<std::string>(fact.value) == "untracked";
+  CHECK(untracked);
+  CHECK(f.find(kKey) == nullptr);
+  CHECK(f.size() == 1);
+  CHECK(f.states().size() == 1);
+  CHECK(f.firing_count() == 0);
+  // A late result for the removed job changes nothing.
+  auto late = f.on_snapshot(kKey, snap(JobStatus::failed, 1, 10), t0 + 6s);
+  CHECK(late.alerts.empty());
+  CHECK(f.find(kKey) == nullptr);
+  CHECK(f.remove(kKey, t0 + 7s).empty());
+}
+
+TEST_CASE("fleet: state turns into a plain value and back, and says nothing again") {
+  Fleet f(AlertThresholds{60s, 10s});
+  f.add(kKey, 30s);
+  f.add(kOther, 90s);
+  f.on_snapshot(kKey, snap(JobStatus::doing, 3, 10), t0);
+  f.on_failure(kOther, failure(FailureReason::not_found), t0 + 1s);
+  FleetState saved = f.save();
+  REQUIRE(saved.jobs.size() == 2);
+  REQUIRE(saved.firing.size() == 1);
+  CHECK(saved.firing[0].since == t0 + 1s);
+
+  Fleet g(AlertThresholds{60s, 10s});
+  g.restore(saved);
+  CHECK(g.size() == 2);
+  CHECK(g.find(kOther)->interval == 90s);
+  CHECK(g.find(kKey)->state.last->task_done == 3);
+  // Still failing: JobNotFound is firing already, nothing is said again.
+  CHECK(g.on_failure(kOther, failure(FailureReason::not_found), t0 + 2s).alerts.empty());
+  // The same snapshot again: no event, no alert.
+  CHECK(g.on_snapshot(kKey, snap(JobStatus::doing, 3, 10), t0 + 3s).alerts.empty());
+  CHECK(g.save().firing == saved.firing);
+}

@@ -1,0 +1,131 @@
+// The endpoints as a pure function of the request and a read-only view.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+
+#include "app/router.hpp"
+#include "job_fixtures.hpp"
+#include "obs/metrics.hpp"
+
+using namespace mmsmon;
+using namespace mmsmon::test;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+const JobKey kSecond{SourceId{2}, JobId{11}};
+
+struct World {
+  Fleet fleet;
+  Metrics metrics;
+  bool stopping = false;
+  std::size_t down = 0;
+  World() {
+    fleet.add(kSecond, 90s);  // added first, listed second: key order
+    fleet.add(kKey, 30s);
+  }
+  ServerResponse get(std::string_view target, std::string_view method = "GET") {
+    return route(ServerRequest{method, target}, RouterView{fleet, metrics, stopping, down});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("router: /metrics serves the exposition of every tracked job") {
+  World w;
+  w.fleet.on_snapshot(kKey, snap(JobStatus::doing, 5, 10), t0);
+  auto r = w.get("/metrics");
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
+  CHECK(r.body.find("mms_job_tasks_done{source_id=\"2\",job_id=\"10\"} 5\n") != std::string::npos);
+  CHECK(r.body.find("mmsmon_build_info{") != std::string::npos);
+  CHECK(w.get("/metrics?foo=bar").status == 200);  // a query string is ignored
+  CHECK(w.get("/metrics", "HEAD").status == 200);  // the server drops the body
+  CHECK(w.get("/metrics", "POST").status == 405);
+  CHECK(w.get("/metrics", "DELETE").status == 405);
+}
+
+TEST_CASE("router: /-/healthy is 503 while stopping or while a job's poller is down") {
+  World w;
+  auto ok = w.get("/-/healthy");
+  CHECK(ok.status == 200);
+  CHECK(ok.body == "mmsmon is healthy\n");
+  w.down = 2;
+  auto down = w.get("/-/healthy");
+  CHECK(down.status == 503);
+  CHECK(down.body == "2 job pollers are down, waiting for their restart\n");
+  w.down = 0;
+  w.stopping = true;
+  auto stopping = w.get("/-/healthy");
+  CHECK(stopping.status == 503);
+  CHECK(stopping.body == "mmsmon is stopping\n");
+  CHECK(w.get("/-/healthy", "PUT").status == 405);
+}
+
+TEST_CASE("router: /-/ready once every job has been polled, successfully or not") {
+  World w;
+  auto r = w.get("/-/ready");
+  CHECK(r.status == 503);
+  CHECK(r.body == "2 of 2 jobs not polled yet\n");
+  w.fleet.on_snapshot(kKey, snap(JobStatus::doing, 5, 10), t0);
+  CHECK(w.get("/-/ready").body == "1 of 2 jobs not polled yet\n");
+  ApiError e;
+  e.reason = FailureReason::timeout;
+  e.message = "deadline";
+  w.fleet.on_failure(kSecond, e, t0);
+  auto ready = w.get("/-/ready");
+  CHECK(ready.status == 200);
+  CHECK(ready.body == "mmsmon is ready\n");
+}
+
+TEST_CASE("router: /api/v1/jobs lists every job in key order with its facts") {
+  World w;
+  w.fleet.on_snapshot(kKey, snap(JobStatus::doing, 5, 10), t0);
+  ApiError e;
+  e.reason = FailureReason::not_found;
+  e.http_status = 404;
+  e.code = "MmsJobNotFound";
+  e.message = "gone";
+  e.request_id = "RID-1";
+  w.fleet.on_failure(kSecond, e, t0 + 1s);
+  auto r = w.get("/api/v1/jobs");
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "application/json");
+  auto arr = json::parse(r.body).as_array();
+  REQUIRE(arr.size() == 2);
+  const auto& a = arr[0].as_object();
+  CHECK(a.at("job_id").as_int64() == 10);
+  CHECK(a.at("name").as_string() == "migrate_sales");
+  CHECK(a.at("status").as_string() == "DOING");
+  CHECK(a.at("task_done").as_int64() == 5);
+  CHECK(a.at("progress_ratio").as_double() == doctest::Approx(0.5));
+  CHECK(a.at("up").as_bool());
+  CHECK(a.at("interval_seconds").as_double() == 30);
+  CHECK(a.at("last_success").as_string().ends_with("Z"));
+  CHECK(a.at("firing_alerts").as_array().empty());
+  const auto& b = arr[1].as_object();
+  CHECK(b.at("job_id").as_int64() == 11);
+  CHECK_FALSE(b.at("up").as_bool());
+  CHECK(b.at("last_error").at("code").as_string() == "MmsJobNotFound");
+  CHECK(b.at("last_error").at("request_id").as_string() == "RID-1");
+  CHECK(b.at("firing_alerts").as_array() == json::array{"JobNotFound"});
+  CHECK(b.at("consecutive_failures").as_int64() == 1);
+  CHECK_FALSE(b.contains("name"));  // nothing the API did not give
+}
+
+TEST_CASE("router: reload, the index page, unknown paths and methods") {
+  World w;
+  CHECK(w.get("/-/reload", "POST").status == 501);
+  CHECK(w.get("/-/reload", "GET").status == 405);
+  auto index = w.get("/");
+  CHECK(index.status == 200);
+  CHECK(index.content_type == "text/html; charset=utf-8");
+  CHECK(index.body.find("href=\"/metrics\"") != std::string::npos);
+  CHECK(index.body.find("Watching 2 ") != std::string::npos);
+  auto nf = w.get("/nope");
+  CHECK(nf.status == 404);
+  CHECK(nf.body == "not found\n");
+  CHECK(w.get("/nope", "POST").status == 404);
+  CHECK(w.get("/nope", "DELETE").status == 405);
+}
