@@ -215,6 +215,118 @@ void decode_api(Decoder& d, const json::value& v, ApiConfig& api) {
     d.add("api", "set \"region\" (e.g. \"cn-hangzhou\") or \"endpoint\"");
 }
 
+void decode_credentials(Decoder& d, const json::value& v, CredentialsConfig& c) {
+  const auto* o = d.object(v, "credentials", {"profile", "config_file"});
+  if (!o) return;
+  if (auto* y = o->if_contains("profile"))
+    if (auto s = d.string(*y, "credentials.profile")) c.profile = *s;
+  if (auto* y = o->if_contains("config_file"))
+    if (auto s = d.string(*y, "credentials.config_file")) c.config_file = *s;
+}
+
+void decode_poll(Decoder& d, const json::value& v, PollConfig& poll) {
+  const auto* o = d.object(v, "poll", {"interval", "jitter", "max_in_flight"});
+  if (!o) return;
+  if (auto* y = o->if_contains("max_in_flight"))
+    if (auto n = d.positive_int(*y, "poll.max_in_flight")) {
+      if (*n > 1024)
+        d.add("poll.max_in_flight", "must be at most 1024");
+      else
+        poll.max_in_flight = static_cast<std::size_t>(*n);
+    }
+  if (auto* y = o->if_contains("interval"))
+    if (auto t = d.duration(*y, "poll.interval", 1s)) poll.interval = *t;
+  if (auto* y = o->if_contains("jitter"))
+    if (auto j = d.number(*y, "poll.jitter")) {
+      if (*j < 0 || *j > 1)
+        d.add("poll.jitter", "must be between 0 and 1");
+      else
+        poll.jitter = *j;
+    }
+}
+
+void decode_jobs(Decoder& d, const json::value& v, std::vector<JobRef>& jobs) {
+  const auto* arr = v.if_array();
+  if (!arr) {
+    d.add("jobs", "expected an array, got " + json_kind_name(v));
+    return;
+  }
+  std::set<JobKey> seen;
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    std::string p = "jobs[" + std::to_string(i) + "]";
+    const auto* j = d.object((*arr)[i], p, {"source_id", "job_id", "interval"});
+    if (!j) continue;
+    std::optional<std::int64_t> sid, jid;
+    if (auto* y = j->if_contains("source_id"))
+      sid = d.positive_int(*y, p + ".source_id");
+    else
+      d.add(p, "missing \"source_id\"");
+    if (auto* y = j->if_contains("job_id"))
+      jid = d.positive_int(*y, p + ".job_id");
+    else
+      d.add(p, "missing \"job_id\"");
+    std::optional<Millis> interval;
+    if (auto* y = j->if_contains("interval"))
+      if (!(interval = d.duration(*y, p + ".interval", 1s))) continue;
+    if (!sid || !jid) continue;
+    JobKey k{SourceId{*sid}, JobId{*jid}};
+    if (!seen.insert(k).second)
+      d.add(p, "job " + std::to_string(*sid) + "/" + std::to_string(*jid) + " is listed twice");
+    else
+      jobs.push_back({k, interval});
+  }
+}
+
+void decode_listen(Decoder& d, const json::value& v, std::string& listen) {
+  auto s = d.string(v, "listen");
+  if (!s) return;
+  auto colon = s->rfind(':');
+  bool okay = colon != std::string::npos && colon > 0 && colon + 1 < s->size();
+  if (okay) {
+    auto port = s->substr(colon + 1);
+    okay = port.size() <= 5 && std::all_of(port.begin(), port.end(), ::isdigit) &&
+           std::stoi(port) <= 65535;
+  }
+  if (okay)
+    listen = *s;
+  else
+    d.add("listen", "expected \"host:port\", e.g. \"127.0.0.1:9854\", got \"" + *s + "\"");
+}
+
+void decode_alerts(Decoder& d, const json::value& v, AlertsConfig& alerts) {
+  const auto* o = d.object(v, "alerts", {"file", "format", "unreachable_after", "throttled_after"},
+                           {"stall_after", "repeat_interval"});
+  if (!o) return;
+  if (auto* y = o->if_contains("unreachable_after"))
+    if (auto t = d.duration(*y, "alerts.unreachable_after", 0s)) alerts.unreachable_after = *t;
+  if (auto* y = o->if_contains("throttled_after"))
+    if (auto t = d.duration(*y, "alerts.throttled_after", 0s)) alerts.throttled_after = *t;
+  if (auto* y = o->if_contains("file"))
+    if (auto s = d.string(*y, "alerts.file")) alerts.file = *s;
+  if (auto* y = o->if_contains("format"))
+    if (auto s = d.string(*y, "alerts.format")) {
+      if (*s == "json")
+        alerts.format = AlertsConfig::Format::json;
+      else if (*s == "logfmt")
+        alerts.format = AlertsConfig::Format::logfmt;
+      else
+        d.add("alerts.format", "expected \"json\" or \"logfmt\", got \"" + *s + "\"");
+    }
+}
+
+void decode_log_level(Decoder& d, const json::value& v, std::string& level) {
+  auto s = d.string(v, "log_level");
+  if (!s) return;
+  static const std::vector<std::string_view> levels{"trace", "debug", "info", "warn", "error"};
+  if (std::find(levels.begin(), levels.end(), *s) != levels.end()) {
+    level = *s;
+    return;
+  }
+  std::string msg = "expected one of trace, debug, info, warn, error; got \"" + *s + "\"";
+  if (auto m = did_you_mean(*s, levels)) msg += "; did you mean \"" + *m + "\"?";
+  d.add("log_level", msg);
+}
+
 }  // namespace
 
 Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
@@ -225,130 +337,23 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
     return Failure{std::vector<ConfigError>{
         {std::string(file), e.pos.line, e.pos.column, "", "invalid JSON: " + e.message}}};
   }
-  const json::value& root = parsed.value();
   Config cfg;
   Decoder d;
-  const auto* o =
-      d.object(root, "", {"api", "credentials", "poll", "jobs", "listen", "alerts", "log_level"},
-               {"discover", "state_file"});
-  bool has_api = false;
+  // One decoder per top-level key; keys of later releases are refused, never ignored.
+  const auto* o = d.object(parsed.value(), "",
+                           {"api", "credentials", "poll", "jobs", "listen", "alerts", "log_level"},
+                           {"discover", "state_file"});
   if (o) {
-    if (auto* x = o->if_contains("api")) {
-      has_api = true;
+    if (auto* x = o->if_contains("api"))
       decode_api(d, *x, cfg.api);
-    }
-    if (auto* x = o->if_contains("credentials")) {
-      if (const auto* c = d.object(*x, "credentials", {"profile", "config_file"})) {
-        if (auto* y = c->if_contains("profile"))
-          if (auto s = d.string(*y, "credentials.profile")) cfg.credentials.profile = *s;
-        if (auto* y = c->if_contains("config_file"))
-          if (auto s = d.string(*y, "credentials.config_file")) cfg.credentials.config_file = *s;
-      }
-    }
-    if (auto* x = o->if_contains("poll")) {
-      if (const auto* c = d.object(*x, "poll", {"interval", "jitter", "max_in_flight"})) {
-        if (auto* y = c->if_contains("max_in_flight"))
-          if (auto n = d.positive_int(*y, "poll.max_in_flight")) {
-            if (*n > 1024)
-              d.add("poll.max_in_flight", "must be at most 1024");
-            else
-              cfg.poll.max_in_flight = static_cast<std::size_t>(*n);
-          }
-        if (auto* y = c->if_contains("interval"))
-          if (auto t = d.duration(*y, "poll.interval", 1s)) cfg.poll.interval = *t;
-        if (auto* y = c->if_contains("jitter"))
-          if (auto j = d.number(*y, "poll.jitter")) {
-            if (*j < 0 || *j > 1)
-              d.add("poll.jitter", "must be between 0 and 1");
-            else
-              cfg.poll.jitter = *j;
-          }
-      }
-    }
-    if (auto* x = o->if_contains("jobs")) {
-      if (const auto* arr = x->if_array()) {
-        std::set<JobKey> seen;
-        for (std::size_t i = 0; i < arr->size(); ++i) {
-          std::string p = "jobs[" + std::to_string(i) + "]";
-          const auto* j = d.object((*arr)[i], p, {"source_id", "job_id", "interval"});
-          if (!j) continue;
-          std::optional<std::int64_t> sid, jid;
-          if (auto* y = j->if_contains("source_id"))
-            sid = d.positive_int(*y, p + ".source_id");
-          else
-            d.add(p, "missing \"source_id\"");
-          if (auto* y = j->if_contains("job_id"))
-            jid = d.positive_int(*y, p + ".job_id");
-          else
-            d.add(p, "missing \"job_id\"");
-          std::optional<Millis> interval;
-          if (auto* y = j->if_contains("interval"))
-            if (!(interval = d.duration(*y, p + ".interval", 1s))) continue;
-          if (sid && jid) {
-            JobKey k{SourceId{*sid}, JobId{*jid}};
-            if (!seen.insert(k).second)
-              d.add(p, "job " + std::to_string(*sid) + "/" + std::to_string(*jid) +
-                           " is listed twice");
-            else
-              cfg.jobs.push_back({k, interval});
-          }
-        }
-      } else {
-        d.add("jobs", "expected an array, got " + json_kind_name(*x));
-      }
-    }
-    if (auto* x = o->if_contains("listen")) {
-      if (auto s = d.string(*x, "listen")) {
-        auto colon = s->rfind(':');
-        bool okay = colon != std::string::npos && colon > 0 && colon + 1 < s->size();
-        if (okay) {
-          auto port = s->substr(colon + 1);
-          okay = port.size() <= 5 && std::all_of(port.begin(), port.end(), ::isdigit) &&
-                 std::stoi(port) <= 65535;
-        }
-        if (okay)
-          cfg.listen = *s;
-        else
-          d.add("listen", "expected \"host:port\", e.g. \"127.0.0.1:9854\", got \"" + *s + "\"");
-      }
-    }
-    if (auto* x = o->if_contains("alerts")) {
-      if (const auto* c =
-              d.object(*x, "alerts", {"file", "format", "unreachable_after", "throttled_after"},
-                       {"stall_after", "repeat_interval"})) {
-        if (auto* y = c->if_contains("unreachable_after"))
-          if (auto t = d.duration(*y, "alerts.unreachable_after", 0s))
-            cfg.alerts.unreachable_after = *t;
-        if (auto* y = c->if_contains("throttled_after"))
-          if (auto t = d.duration(*y, "alerts.throttled_after", 0s))
-            cfg.alerts.throttled_after = *t;
-        if (auto* y = c->if_contains("file"))
-          if (auto s = d.string(*y, "alerts.file")) cfg.alerts.file = *s;
-        if (auto* y = c->if_contains("format"))
-          if (auto s = d.string(*y, "alerts.format")) {
-            if (*s == "json")
-              cfg.alerts.format = AlertsConfig::Format::json;
-            else if (*s == "logfmt")
-              cfg.alerts.format = AlertsConfig::Format::logfmt;
-            else
-              d.add("alerts.format", "expected \"json\" or \"logfmt\", got \"" + *s + "\"");
-          }
-      }
-    }
-    if (auto* x = o->if_contains("log_level")) {
-      if (auto s = d.string(*x, "log_level")) {
-        static const std::vector<std::string_view> levels{"trace", "debug", "info", "warn",
-                                                          "error"};
-        if (std::find(levels.begin(), levels.end(), *s) != levels.end()) {
-          cfg.log_level = *s;
-        } else {
-          std::string msg = "expected one of trace, debug, info, warn, error; got \"" + *s + "\"";
-          if (auto m = did_you_mean(*s, levels)) msg += "; did you mean \"" + *m + "\"?";
-          d.add("log_level", msg);
-        }
-      }
-    }
-    if (!has_api) d.add("", "missing \"api\" (set api.region or api.endpoint)");
+    else
+      d.add("", "missing \"api\" (set api.region or api.endpoint)");
+    if (auto* x = o->if_contains("credentials")) decode_credentials(d, *x, cfg.credentials);
+    if (auto* x = o->if_contains("poll")) decode_poll(d, *x, cfg.poll);
+    if (auto* x = o->if_contains("jobs")) decode_jobs(d, *x, cfg.jobs);
+    if (auto* x = o->if_contains("listen")) decode_listen(d, *x, cfg.listen);
+    if (auto* x = o->if_contains("alerts")) decode_alerts(d, *x, cfg.alerts);
+    if (auto* x = o->if_contains("log_level")) decode_log_level(d, *x, cfg.log_level);
     if (!o->contains("jobs") && !o->contains("discover"))
       d.add("", "no jobs to watch: set \"jobs\"");
     else if (o->contains("jobs") && cfg.jobs.empty() && d.problems.empty())
