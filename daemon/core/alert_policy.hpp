@@ -8,7 +8,7 @@
 #include <variant>
 #include <vector>
 
-#include "core/api.hpp"
+#include "core/api_error.hpp"
 #include "core/duration.hpp"
 #include "core/job_state.hpp"
 

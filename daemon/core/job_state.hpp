@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/api.hpp"
+#include "core/api_error.hpp"
 #include "core/types.hpp"
 
 namespace mmsmon {

@@ -2,7 +2,7 @@
 
 #include <boost/json/object.hpp>
 
-#include "core/api.hpp"
+#include "core/api_error.hpp"
 #include "core/types.hpp"
 
 namespace mmsmon {

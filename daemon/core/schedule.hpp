@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <optional>
 
-#include "core/api.hpp"
+#include "core/api_error.hpp"
 #include "core/duration.hpp"
 #include "core/fleet.hpp"
 

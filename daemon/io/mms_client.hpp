@@ -6,7 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "core/api.hpp"
+#include "core/api_decode.hpp"
+#include "core/api_request.hpp"
 #include "core/credentials.hpp"
 #include "io/http_client.hpp"
 

@@ -7,9 +7,10 @@
 #include <memory>
 #include <string>
 
-#include "core/api.hpp"
+#include "core/api_error.hpp"
 #include "core/duration.hpp"
 #include "core/pacing.hpp"
+#include "core/result.hpp"
 #include "core/types.hpp"
 
 namespace mmsmon {

@@ -4,7 +4,8 @@
 #include <charconv>
 #include <cmath>
 
-#include "core/api.hpp"
+#include "core/api_decode.hpp"
+#include "core/api_request.hpp"
 #include "core/duration.hpp"
 
 namespace mmsmon::sim {

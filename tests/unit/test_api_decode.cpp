@@ -3,7 +3,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/api.hpp"
+#include "core/api_decode.hpp"
+#include "core/api_request.hpp"
 
 using namespace mmsmon;
 using namespace std::chrono;

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
-#include "core/api.hpp"
+#include "core/api_decode.hpp"
+#include "core/api_request.hpp"
 #include "core/signer.hpp"
 
 using namespace mmsmon;

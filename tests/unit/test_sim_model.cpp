@@ -4,7 +4,8 @@
 
 #include <boost/json.hpp>
 
-#include "core/api.hpp"
+#include "core/api_decode.hpp"
+#include "core/api_request.hpp"
 #include "sim/sim_model.hpp"
 
 using namespace mmsmon;
