@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "app/api_stack.hpp"
-#include "core/report.hpp"
+#include "core/job_json.hpp"
 
 namespace mmsmon {
 namespace asio = boost::asio;

@@ -3,7 +3,7 @@
 #include <boost/json.hpp>
 
 #include "core/alert_policy.hpp"
-#include "core/report.hpp"
+#include "core/job_json.hpp"
 #include "obs/metrics.hpp"
 #include "version.hpp"
 

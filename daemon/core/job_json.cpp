@@ -1,4 +1,4 @@
-#include "core/report.hpp"
+#include "core/job_json.hpp"
 
 #include <boost/json.hpp>
 
