@@ -386,15 +386,23 @@ Fault* Model::find_fault(const std::optional<JobKey>& key, std::string_view acti
   return nullptr;
 }
 
-SimResponse Model::handle_api(const SimRequest& req, double elapsed, WallTime wall) {
-  double now = elapsed * time_scale + clock_offset;
-  ++stats.requests;
+namespace {
+
+std::optional<std::int64_t> number_of(const std::string& s) {
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return n;
+}
+
+}  // namespace
+
+std::optional<ApiRoute> route_api(const SimRequest& req) {
   auto qpos = req.target.find('?');
   std::string path = req.target.substr(0, qpos);
-  auto query =
-      parse_query(qpos == std::string::npos ? std::string_view{}
-                                            : std::string_view(req.target).substr(qpos + 1));
-  // Route.
+  ApiRoute r;
+  r.query = parse_query(qpos == std::string::npos ? std::string_view{}
+                                                  : std::string_view(req.target).substr(qpos + 1));
   std::vector<std::string> seg;
   for (std::size_t s = 1; s <= path.size();) {
     auto e = path.find('/', s);
@@ -402,212 +410,260 @@ SimResponse Model::handle_api(const SimRequest& req, double elapsed, WallTime wa
     if (e == std::string::npos) break;
     s = e + 1;
   }
-  auto num = [](const std::string& s) -> std::optional<std::int64_t> {
-    std::int64_t n = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
-    return n;
-  };
-  std::string action;
-  std::optional<std::int64_t> sid, sub;
   bool base = seg.size() >= 4 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "mms" &&
               seg[3] == "datasources" && req.method == "GET";
-  if (base && seg.size() == 4) action = "ListMmsDataSources";
-  if (base && seg.size() >= 5) sid = num(seg[4]);
-  if (base && sid) {
-    if (seg.size() == 5) action = "GetMmsDataSource";
-    if (seg.size() == 6 && seg[5] == "jobs") action = "ListMmsJobs";
-    if (seg.size() == 6 && seg[5] == "tasks") action = "ListMmsTasks";
-    if (seg.size() >= 7) sub = num(seg[6]);
-    if (sub && seg.size() == 7 && seg[5] == "jobs") action = "GetMmsJob";
-    if (sub && seg.size() == 7 && seg[5] == "tasks") action = "GetMmsTask";
-    if (sub && seg.size() == 8 && seg[5] == "tasks" && seg[7] == "logs") action = "ListMmsTaskLogs";
+  if (!base) return std::nullopt;
+  if (seg.size() == 4) r.action = "ListMmsDataSources";
+  if (seg.size() >= 5) r.source = number_of(seg[4]);
+  if (r.source) {
+    if (seg.size() == 5) r.action = "GetMmsDataSource";
+    if (seg.size() == 6 && seg[5] == "jobs") r.action = "ListMmsJobs";
+    if (seg.size() == 6 && seg[5] == "tasks") r.action = "ListMmsTasks";
+    if (seg.size() >= 7) r.sub = number_of(seg[6]);
+    if (r.sub && seg.size() == 7 && seg[5] == "jobs") r.action = "GetMmsJob";
+    if (r.sub && seg.size() == 7 && seg[5] == "tasks") r.action = "GetMmsTask";
+    if (r.sub && seg.size() == 8 && seg[5] == "tasks" && seg[7] == "logs")
+      r.action = "ListMmsTaskLogs";
   }
-  if (action.empty()) return error(404, "InvalidApi.NotFound", "Specified api is not found.");
-  ++stats.by_action[action];
+  if (r.action.empty()) return std::nullopt;
+  return r;
+}
 
+SimResponse Model::handle_api(const SimRequest& req, double elapsed, WallTime wall) {
+  double now = elapsed * time_scale + clock_offset;
+  ++stats.requests;
+  auto route = route_api(req);
+  if (!route) return error(404, "InvalidApi.NotFound", "Specified api is not found.");
+  ++stats.by_action[route->action];
   if (verify_signatures)
-    if (auto denied = check_auth(req, action, wall)) return *denied;
+    if (auto denied = check_auth(req, route->action, wall)) return *denied;
+  if (auto throttled = take_rate_limit_token(elapsed, wall)) return *throttled;
 
-  if (rate_limit_) {
-    auto& r = *rate_limit_;
-    r.tokens = std::min(r.burst, r.tokens + (elapsed - r.last) * r.per_second);
-    r.last = elapsed;
-    auto ms_left = static_cast<long long>(std::ceil((1.0 - r.tokens) / r.per_second * 1000));
-    if (r.tokens < 1) {
-      ++stats.throttled;
-      auto resp = error(400, "Throttling.User", "Request was denied due to user flow control.");
-      std::string h =
-          "Limit:" + std::to_string(static_cast<long long>(r.per_second)) +
-          ",Remain:0,TimeLeft:" + std::to_string(ms_left) + ",Reset:" +
-          std::to_string(static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(
-                                                    wall.time_since_epoch())
-                                                    .count()) +
-                         1);
-      resp.headers.emplace_back("x-ratelimit-user-api", h);
-      return resp;
-    }
-    r.tokens -= 1;
-  }
+  SimResponse shape;  // delays, resets, truncation a fault asks for
+  if (auto decided = act_out_fault(*route, shape)) return *decided;
 
-  std::optional<JobKey> key;
-  if (action == "GetMmsJob") key = JobKey{SourceId{*sid}, JobId{*sub}};
-  SimResponse fault_shape;
-  if (Fault* f = find_fault(key, action)) {
-    fault_shape.delay = f->delay;
-    fault_shape.reset = f->reset;
-    fault_shape.truncated = f->truncated;
-    fault_shape.huge_body = f->huge_body;
-    bool malformed = f->malformed;
-    std::optional<SimResponse> err;
-    if (f->status) err = error(f->status, f->code, f->message.empty() ? f->code : f->message);
-    if (f->remaining && --*f->remaining <= 0) {
-      auto it =
-          std::find_if(faults_.begin(), faults_.end(), [&](const Fault& x) { return &x == f; });
-      faults_.erase(it);
-    }
-    if (err) {
-      err->delay = fault_shape.delay;
-      return *err;
-    }
-    if (malformed) {
-      fault_shape.body = R"({"requestId":"X","data":{"id":)"
-                         "\x01"
-                         "oops";
-      fault_shape.headers.emplace_back("content-type", "application/json;charset=utf-8");
-      return fault_shape;
-    }
-    if (fault_shape.reset || fault_shape.huge_body) return fault_shape;
-  }
-
-  json::value data;
-  if (action == "GetMmsJob") {
-    auto it = jobs_.find(*key);
-    if (it == jobs_.end())
-      return error(404, "MmsJobNotFound", "The specified migration job does not exist.");
-    advance(it->second, now);
-    data = job_json(it->second);
-  } else if (action == "ListMmsJobs") {
-    if (!sources_.count(*sid))
-      return error(404, "DataSourceNotFound", "The specified data source does not exist.");
-    json::array all;
-    auto want_status = query.count("status") ? query["status"] : "";
-    auto want_name = query.count("name") ? query["name"] : "";
-    auto want_stopped = query.count("stopped") ? query["stopped"] : "";
-    auto lo = jobs_.lower_bound(JobKey{SourceId{*sid}, JobId{INT64_MIN}});
-    for (auto it = lo; it != jobs_.end() && it->first.source.value == *sid; ++it) {
-      advance(it->second, now);
-      const auto& j = it->second;
-      if (!want_status.empty() && j.status != want_status) continue;
-      if (!want_name.empty() && j.name.find(want_name) == std::string::npos) continue;
-      if (!want_stopped.empty() && (want_stopped == "1") != j.stopped) continue;
-      all.push_back(job_json(j));
-    }
-    data = paged(std::move(all), query_int(query, "pageNum", 1), query_int(query, "pageSize", 10));
-  } else if (action == "ListMmsDataSources" || action == "GetMmsDataSource") {
-    json::array all;
-    for (const auto& [id, ds] : sources_) {
-      if (action == "GetMmsDataSource" && id != *sid) continue;
-      std::int64_t failed = 0, done = 0, doing = 0;
-      for (auto it = jobs_.lower_bound(JobKey{SourceId{id}, JobId{INT64_MIN}});
-           it != jobs_.end() && it->first.source.value == id; ++it) {
-        for (const auto& f : it->second.failed_tasks)
-          failed += f.at < it->second.processed_tasks();
-        done += it->second.task_done();
-        doing += it->second.status == "DOING" && !it->second.stopped;
-      }
-      all.push_back(json::object{{"id", id},
-                                 {"name", ds.name},
-                                 {"region", ds.region},
-                                 {"type", ds.type},
-                                 {"status", ds.status},
-                                 {"agentIsOnline", ds.agent_online},
-                                 {"errMsg", ""},
-                                 {"tablesDoneNum", done},
-                                 {"tablesFailedNum", failed},
-                                 {"tablesDoingNum", doing}});
-    }
-    if (action == "GetMmsDataSource") {
-      if (all.empty())
-        return error(404, "DataSourceNotFound", "The specified data source does not exist.");
-      data = all[0];
-    } else {
-      data =
-          paged(std::move(all), query_int(query, "pageNum", 1), query_int(query, "pageSize", 10));
-    }
-  } else {  // tasks
-    json::array all;
-    auto want_job = query_int(query, "jobId", -1);
-    auto want_status = query.count("status") ? query["status"] : "";
-    auto lo = jobs_.lower_bound(JobKey{SourceId{*sid}, JobId{INT64_MIN}});
-    for (auto it = lo; it != jobs_.end() && it->first.source.value == *sid; ++it) {
-      if (want_job >= 0 && it->second.id != want_job) continue;
-      advance(it->second, now);
-      const auto& j = it->second;
-      auto p = j.processed_tasks();
-      std::int64_t limit = std::min<std::int64_t>(j.task_num, 100000);
-      for (std::int64_t i = 0; i < limit; ++i) {
-        std::int64_t tid = j.id * 1'000'000 + i + 1;
-        if (action != "ListMmsTasks" && tid != *sub) continue;
-        std::string status =
-            i < p ? "DONE" : (i == p && j.status == "DOING" && !j.stopped ? "DATA_DOING" : "INIT");
-        std::string table = "table_" + std::to_string(i);
-        const FailedTask* ft = nullptr;
-        for (const auto& f : j.failed_tasks)
-          if (f.at == i && i < p) ft = &f;
-        if (ft) {
-          status = ft->status;
-          table = ft->table;
-        }
-        if (!want_status.empty() && status != want_status) continue;
-        if (action == "ListMmsTaskLogs") {
-          json::array logs{json::object{{"id", tid * 10 + 1},
-                                        {"taskId", tid},
-                                        {"status", "INIT"},
-                                        {"action", "create"},
-                                        {"msg", "task created"},
-                                        {"createTime", j.create_time}}};
-          if (ft)
-            logs.push_back(json::object{{"id", tid * 10 + 2},
-                                        {"taskId", tid},
-                                        {"status", ft->status},
-                                        {"action", "run"},
-                                        {"msg", ft->msg},
-                                        {"createTime", j.create_time}});
-          all = std::move(logs);
-          break;
-        }
-        all.push_back(json::object{{"id", tid},
-                                   {"jobId", j.id},
-                                   {"jobName", j.name},
-                                   {"sourceId", j.source_id},
-                                   {"srcDbName", j.src_db},
-                                   {"srcTableName", table},
-                                   {"dstDbName", j.dst_db},
-                                   {"dstTableName", table},
-                                   {"status", status},
-                                   {"stopped", j.stopped},
-                                   {"running", status.ends_with("_DOING")},
-                                   {"retriedTimes", 0},
-                                   {"createTime", j.create_time}});
-      }
-    }
-    if (action == "ListMmsTasks")
-      data =
-          paged(std::move(all), query_int(query, "pageNum", 1), query_int(query, "pageSize", 10));
-    else if (action == "ListMmsTaskLogs")
-      data = std::move(all);
-    else if (all.empty())
-      return error(404, "TaskNotFound", "The specified task does not exist.");
-    else
-      data = all[0];
-  }
-  SimResponse r = fault_shape;
+  using Handler = Answer (Model::*)(const ApiRoute&, double);
+  static const std::map<std::string, Handler, std::less<>> handlers{
+      {"GetMmsJob", &Model::get_job},
+      {"ListMmsJobs", &Model::list_jobs},
+      {"ListMmsDataSources", &Model::list_data_sources},
+      {"GetMmsDataSource", &Model::get_data_source},
+      {"ListMmsTasks", &Model::list_tasks},
+      {"GetMmsTask", &Model::get_task},
+      {"ListMmsTaskLogs", &Model::list_task_logs},
+  };
+  Answer a = (this->*handlers.at(route->action))(*route, now);
+  if (a.error) return *a.error;
+  SimResponse r = shape;
   r.status = 200;
-  json::object env{{"requestId", next_request_id()}, {"data", std::move(data)}};
+  json::object env{{"requestId", next_request_id()}, {"data", std::move(a.data)}};
   r.body = json::serialize(env);
   r.headers.emplace_back("content-type", "application/json;charset=utf-8");
   return r;
+}
+
+std::optional<SimResponse> Model::take_rate_limit_token(double elapsed, WallTime wall) {
+  if (!rate_limit_) return std::nullopt;
+  auto& r = *rate_limit_;
+  r.tokens = std::min(r.burst, r.tokens + (elapsed - r.last) * r.per_second);
+  r.last = elapsed;
+  if (r.tokens >= 1) {
+    r.tokens -= 1;
+    return std::nullopt;
+  }
+  ++stats.throttled;
+  auto ms_left = static_cast<long long>(std::ceil((1.0 - r.tokens) / r.per_second * 1000));
+  auto resp = error(400, "Throttling.User", "Request was denied due to user flow control.");
+  auto reset =
+      std::chrono::duration_cast<std::chrono::seconds>(wall.time_since_epoch()).count() + 1;
+  resp.headers.emplace_back("x-ratelimit-user-api",
+                            "Limit:" + std::to_string(static_cast<long long>(r.per_second)) +
+                                ",Remain:0,TimeLeft:" + std::to_string(ms_left) +
+                                ",Reset:" + std::to_string(reset));
+  return resp;
+}
+
+std::optional<SimResponse> Model::act_out_fault(const ApiRoute& route, SimResponse& shape) {
+  std::optional<JobKey> key;
+  if (route.action == "GetMmsJob") key = JobKey{SourceId{*route.source}, JobId{*route.sub}};
+  Fault* f = find_fault(key, route.action);
+  if (!f) return std::nullopt;
+  shape.delay = f->delay;
+  shape.reset = f->reset;
+  shape.truncated = f->truncated;
+  shape.huge_body = f->huge_body;
+  bool malformed = f->malformed;
+  std::optional<SimResponse> err;
+  if (f->status) err = error(f->status, f->code, f->message.empty() ? f->code : f->message);
+  if (f->remaining && --*f->remaining <= 0) {
+    auto it = std::find_if(faults_.begin(), faults_.end(), [&](const Fault& x) { return &x == f; });
+    faults_.erase(it);
+  }
+  if (err) {
+    err->delay = shape.delay;
+    return err;
+  }
+  if (malformed) {
+    shape.body = R"({"requestId":"X","data":{"id":)"
+                 "\x01"
+                 "oops";
+    shape.headers.emplace_back("content-type", "application/json;charset=utf-8");
+    return shape;
+  }
+  if (shape.reset || shape.huge_body) return shape;
+  return std::nullopt;
+}
+
+Model::Answer Model::get_job(const ApiRoute& route, double now) {
+  auto it = jobs_.find(JobKey{SourceId{*route.source}, JobId{*route.sub}});
+  if (it == jobs_.end())
+    return {{}, error(404, "MmsJobNotFound", "The specified migration job does not exist.")};
+  advance(it->second, now);
+  return {job_json(it->second), std::nullopt};
+}
+
+Model::Answer Model::list_jobs(const ApiRoute& route, double now) {
+  std::int64_t sid = *route.source;
+  if (!sources_.count(sid))
+    return {{}, error(404, "DataSourceNotFound", "The specified data source does not exist.")};
+  auto q = route.query;
+  json::array all;
+  auto want_status = q.count("status") ? q["status"] : "";
+  auto want_name = q.count("name") ? q["name"] : "";
+  auto want_stopped = q.count("stopped") ? q["stopped"] : "";
+  for (auto it = jobs_.lower_bound(JobKey{SourceId{sid}, JobId{INT64_MIN}});
+       it != jobs_.end() && it->first.source.value == sid; ++it) {
+    advance(it->second, now);
+    const auto& j = it->second;
+    if (!want_status.empty() && j.status != want_status) continue;
+    if (!want_name.empty() && j.name.find(want_name) == std::string::npos) continue;
+    if (!want_stopped.empty() && (want_stopped == "1") != j.stopped) continue;
+    all.push_back(job_json(j));
+  }
+  return {paged(std::move(all), query_int(q, "pageNum", 1), query_int(q, "pageSize", 10)),
+          std::nullopt};
+}
+
+json::array Model::data_sources_json(std::optional<std::int64_t> only) const {
+  json::array all;
+  for (const auto& [id, ds] : sources_) {
+    if (only && id != *only) continue;
+    std::int64_t failed = 0, done = 0, doing = 0;
+    for (auto it = jobs_.lower_bound(JobKey{SourceId{id}, JobId{INT64_MIN}});
+         it != jobs_.end() && it->first.source.value == id; ++it) {
+      for (const auto& f : it->second.failed_tasks)
+        failed += f.at < it->second.processed_tasks();
+      done += it->second.task_done();
+      doing += it->second.status == "DOING" && !it->second.stopped;
+    }
+    all.push_back(json::object{{"id", id},
+                               {"name", ds.name},
+                               {"region", ds.region},
+                               {"type", ds.type},
+                               {"status", ds.status},
+                               {"agentIsOnline", ds.agent_online},
+                               {"errMsg", ""},
+                               {"tablesDoneNum", done},
+                               {"tablesFailedNum", failed},
+                               {"tablesDoingNum", doing}});
+  }
+  return all;
+}
+
+Model::Answer Model::list_data_sources(const ApiRoute& route, double) {
+  return {paged(data_sources_json(std::nullopt), query_int(route.query, "pageNum", 1),
+                query_int(route.query, "pageSize", 10)),
+          std::nullopt};
+}
+
+Model::Answer Model::get_data_source(const ApiRoute& route, double) {
+  auto all = data_sources_json(*route.source);
+  if (all.empty())
+    return {{}, error(404, "DataSourceNotFound", "The specified data source does not exist.")};
+  return {all[0], std::nullopt};
+}
+
+std::vector<Model::SimTask> Model::tasks_of(const ApiRoute& route, double now) {
+  std::vector<SimTask> out;
+  auto q = route.query;
+  auto want_job = query_int(q, "jobId", -1);
+  auto want_status = q.count("status") ? q["status"] : "";
+  std::int64_t sid = *route.source;
+  for (auto it = jobs_.lower_bound(JobKey{SourceId{sid}, JobId{INT64_MIN}});
+       it != jobs_.end() && it->first.source.value == sid; ++it) {
+    if (want_job >= 0 && it->second.id != want_job) continue;
+    advance(it->second, now);
+    const auto& j = it->second;
+    auto p = j.processed_tasks();
+    std::int64_t limit = std::min<std::int64_t>(j.task_num, 100000);
+    for (std::int64_t i = 0; i < limit; ++i) {
+      SimTask t{&j, j.id * 1'000'000 + i + 1, "", "table_" + std::to_string(i), nullptr};
+      if (route.sub && t.id != *route.sub) continue;
+      t.status =
+          i < p ? "DONE" : (i == p && j.status == "DOING" && !j.stopped ? "DATA_DOING" : "INIT");
+      for (const auto& f : j.failed_tasks)
+        if (f.at == i && i < p) t.failed = &f;
+      if (t.failed) {
+        t.status = t.failed->status;
+        t.table = t.failed->table;
+      }
+      if (!want_status.empty() && t.status != want_status) continue;
+      out.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
+json::object Model::task_json(const SimTask& t) {
+  const SimJob& j = *t.job;
+  return json::object{{"id", t.id},
+                      {"jobId", j.id},
+                      {"jobName", j.name},
+                      {"sourceId", j.source_id},
+                      {"srcDbName", j.src_db},
+                      {"srcTableName", t.table},
+                      {"dstDbName", j.dst_db},
+                      {"dstTableName", t.table},
+                      {"status", t.status},
+                      {"stopped", j.stopped},
+                      {"running", t.status.ends_with("_DOING")},
+                      {"retriedTimes", 0},
+                      {"createTime", j.create_time}};
+}
+
+Model::Answer Model::list_tasks(const ApiRoute& route, double now) {
+  json::array all;
+  for (const auto& t : tasks_of(route, now))
+    all.push_back(task_json(t));
+  return {paged(std::move(all), query_int(route.query, "pageNum", 1),
+                query_int(route.query, "pageSize", 10)),
+          std::nullopt};
+}
+
+Model::Answer Model::get_task(const ApiRoute& route, double now) {
+  auto tasks = tasks_of(route, now);
+  if (tasks.empty()) return {{}, error(404, "TaskNotFound", "The specified task does not exist.")};
+  return {task_json(tasks[0]), std::nullopt};
+}
+
+Model::Answer Model::list_task_logs(const ApiRoute& route, double now) {
+  auto tasks = tasks_of(route, now);
+  if (tasks.empty()) return {{}, error(404, "TaskNotFound", "The specified task does not exist.")};
+  const SimTask& t = tasks[0];
+  json::array logs{json::object{{"id", t.id * 10 + 1},
+                                {"taskId", t.id},
+                                {"status", "INIT"},
+                                {"action", "create"},
+                                {"msg", "task created"},
+                                {"createTime", t.job->create_time}}};
+  if (t.failed)
+    logs.push_back(json::object{{"id", t.id * 10 + 2},
+                                {"taskId", t.id},
+                                {"status", t.failed->status},
+                                {"action", "run"},
+                                {"msg", t.failed->msg},
+                                {"createTime", t.job->create_time}});
+  return {std::move(logs), std::nullopt};
 }
 
 SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {

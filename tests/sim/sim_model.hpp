@@ -127,6 +127,16 @@ struct Stats {
   std::uint64_t max_in_flight = 0;  ///< the most at any one time
 };
 
+/// An API request routed: its action, the ids in its path, its query.
+struct ApiRoute {
+  std::string action;                  ///< e.g. `GetMmsJob`
+  std::optional<std::int64_t> source;  ///< the data source id in the path
+  std::optional<std::int64_t> sub;     ///< the job or task id in the path
+  std::map<std::string, std::string> query;
+};
+/// Routes an API path; nullopt for paths the API does not have.
+std::optional<ApiRoute> route_api(const SimRequest& req);
+
 class Model {
  public:
   /// Loads a scenario (see tests/sim/README.md); errors name the problem.
@@ -144,8 +154,37 @@ class Model {
   Stats stats;
 
  private:
+  /// What an action's handler answers: `data` for the envelope, or an error response.
+  struct Answer {
+    boost::json::value data;
+    std::optional<SimResponse> error;
+  };
+  /// One task of a job as the task actions list it.
+  struct SimTask {
+    const SimJob* job;
+    std::int64_t id;
+    std::string status;
+    std::string table;
+    const FailedTask* failed;
+  };
+
   std::optional<SimResponse> check_auth(const SimRequest& req, std::string_view action,
                                         WallTime wall);
+  /// A throttling answer when the rate-limit rule has no token left.
+  std::optional<SimResponse> take_rate_limit_token(double elapsed, WallTime wall);
+  /// Applies the fault that matches, if any: fills `shape` (delay, reset, ...) and returns
+  /// the whole answer when the fault decides it.
+  std::optional<SimResponse> act_out_fault(const ApiRoute& route, SimResponse& shape);
+  Answer get_job(const ApiRoute& route, double now);
+  Answer list_jobs(const ApiRoute& route, double now);
+  Answer list_data_sources(const ApiRoute& route, double now);
+  Answer get_data_source(const ApiRoute& route, double now);
+  Answer list_tasks(const ApiRoute& route, double now);
+  Answer get_task(const ApiRoute& route, double now);
+  Answer list_task_logs(const ApiRoute& route, double now);
+  boost::json::array data_sources_json(std::optional<std::int64_t> only) const;
+  std::vector<SimTask> tasks_of(const ApiRoute& route, double now);
+  static boost::json::object task_json(const SimTask& t);
   void advance(SimJob& j, double now);
   boost::json::object job_json(const SimJob& j) const;
   Fault* find_fault(const std::optional<JobKey>& key, std::string_view action);
