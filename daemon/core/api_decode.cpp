@@ -167,8 +167,7 @@ Result<Page<T>, ApiError> decode_page(std::string_view body, F&& item) {
 
 }  // namespace
 
-std::optional<WallTime> parse_api_time(std::string_view s, minutes utc_offset,
-                                       bool date_means_end_of_day) {
+std::optional<WallTime> parse_api_time(std::string_view s, minutes utc_offset, BareDate bare) {
   auto num = [&](std::size_t pos, std::size_t len, int& out) {
     if (pos + len > s.size()) return false;
     auto [p, ec] = std::from_chars(s.data() + pos, s.data() + pos + len, out);
@@ -188,7 +187,7 @@ std::optional<WallTime> parse_api_time(std::string_view s, minutes utc_offset,
   year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
   if (!ymd.ok()) return std::nullopt;
   sys_seconds t = sys_days{ymd} + hours{h} + minutes{mi} + seconds{se};
-  if (date_only && date_means_end_of_day) t += days{1};
+  if (date_only && bare == BareDate::end_of_day) t += days{1};
   return WallTime{t - utc_offset};
 }
 
@@ -226,14 +225,14 @@ Result<Job, std::string> decode_job(const json::value& v, std::string_view path,
   j.task_done = r.count("taskDone");
   j.stopped = r.boolean("stopped");
   if (auto s = r.string("createTime")) {
-    j.create_time = parse_api_time(*s, opt.utc_offset, false);
+    j.create_time = parse_api_time(*s, opt.utc_offset);
     if (!j.create_time)
       r.anomalies.push_back("createTime \"" + *s + "\" is not yyyy-MM-dd HH:mm:ss");
   }
   if (auto s = r.string("eta")) {
     if (!s->empty()) {
       j.eta_raw = *s;
-      j.eta = parse_api_time(*s, opt.utc_offset, true);
+      j.eta = parse_api_time(*s, opt.utc_offset, BareDate::end_of_day);
       if (!j.eta) r.anomalies.push_back("eta \"" + *s + "\" is not a date");
     }
   }

@@ -38,9 +38,12 @@ Result<Page<Task>, ApiError> decode_list_tasks(std::string_view body,
 Result<std::vector<TaskLog>, ApiError> decode_list_task_logs(std::string_view body,
                                                              const DecodeOptions& opt = {});
 
-/// Parses `yyyy-MM-dd HH:mm:ss` (or `yyyy-MM-dd`, meaning the end of that day when
-/// `date_means_end_of_day`) in a zone `utc_offset` east of UTC.
+/// What a bare date (`yyyy-MM-dd`, no time) stands for.
+enum class BareDate { start_of_day, end_of_day };
+
+/// Parses `yyyy-MM-dd HH:mm:ss` (or a bare `yyyy-MM-dd`, read as `bare`) in a zone
+/// `utc_offset` east of UTC.
 std::optional<WallTime> parse_api_time(std::string_view s, std::chrono::minutes utc_offset,
-                                       bool date_means_end_of_day);
+                                       BareDate bare = BareDate::start_of_day);
 
 }  // namespace mmsmon

@@ -328,7 +328,7 @@ std::optional<SimResponse> Model::check_auth(const SimRequest& req, std::string_
     return fail(400, "InvalidAction.NotFound", "x-acs-action does not match the path.");
   // Clock skew: x-acs-date must be within 15 minutes of the (possibly skewed) server clock.
   std::string date = header(req.headers, "x-acs-date");
-  auto t = parse_api_time(date.size() == 20 ? std::string_view(date).substr(0, 19) : "", {}, false);
+  auto t = parse_api_time(date.size() == 20 ? std::string_view(date).substr(0, 19) : "", {});
   double server_now = std::chrono::duration<double>(wall.time_since_epoch()).count() + wall_skew;
   if (!t || date.back() != 'Z')
     return fail(400, "InvalidTimeStamp.Format", "x-acs-date must be yyyy-MM-ddTHH:mm:ssZ.");

@@ -206,9 +206,9 @@ TEST_CASE("retryable reasons") {
 }
 
 TEST_CASE("api times") {
-  auto t = parse_api_time("2024-02-29 23:59:59", minutes{0}, false);
+  auto t = parse_api_time("2024-02-29 23:59:59", minutes{0});
   REQUIRE(t);
   CHECK(format_acs_date(*t) == "2024-02-29T23:59:59Z");
-  CHECK_FALSE(parse_api_time("2023-02-29 00:00:00", minutes{0}, false));
-  CHECK_FALSE(parse_api_time("yesterday", minutes{0}, false));
+  CHECK_FALSE(parse_api_time("2023-02-29 00:00:00", minutes{0}));
+  CHECK_FALSE(parse_api_time("yesterday", minutes{0}));
 }

@@ -88,7 +88,7 @@ TEST_CASE("vector: ListMmsTasks") {
 
 TEST_CASE("prepare_request signs what it sends") {
   auto call = get_mms_job_call(JobKey{SourceId{2000015}, JobId{10}});
-  auto t = parse_api_time("2023-10-26 10:22:32", std::chrono::minutes{0}, false);
+  auto t = parse_api_time("2023-10-26 10:22:32", std::chrono::minutes{0});
   REQUIRE(t);
   auto req = prepare_request(call, "maxcompute.cn-hangzhou.aliyuncs.com",
                              {"YourAccessKeyId", "YourAccessKeySecret", ""}, *t,
