@@ -13,6 +13,13 @@ JobState state(std::int64_t job) {
   return s;
 }
 
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1))
+    ++n;
+  return n;
+}
+
 bool has(const std::string& text, const std::string& line) {
   return text.find(line + "\n") != std::string::npos;
 }
@@ -61,20 +68,39 @@ TEST_CASE("per-job families: values given, absent when not given") {
   CHECK(out.find("mms_job_tasks{source_id=\"2\",job_id=\"11\"}") == std::string::npos);
   CHECK(out.find("mms_job_progress_ratio{source_id=\"2\",job_id=\"12\"}") == std::string::npos);
   CHECK(out.find("mms_job_status{source_id=\"2\",job_id=\"12\"") == std::string::npos);
-  // Each family has one HELP and one TYPE line.
-  CHECK(out.find("# TYPE mms_job_up gauge") != std::string::npos);
-  CHECK(out.find("# TYPE mms_job_transitions_total counter") != std::string::npos);
+  // Each family has exactly one HELP and one TYPE line, before its samples.
+  for (std::string family :
+       {"mms_job_info", "mms_job_status", "mms_job_stopped", "mms_job_tasks", "mms_job_tasks_done",
+        "mms_job_progress_ratio", "mms_job_last_progress_timestamp_seconds",
+        "mms_job_transitions_total", "mms_job_up", "mms_job_last_success_timestamp_seconds"}) {
+    CAPTURE(family);
+    CHECK(count(out, "# HELP " + family + " ") == 1);
+    CHECK(count(out, "# TYPE " + family + " ") == 1);
+    CHECK(out.find("# TYPE " + family + " ") < out.find("\n" + family + "{"));
+  }
+  CHECK(has(out, "# TYPE mms_job_up gauge"));
+  CHECK(has(out, "# TYPE mms_job_transitions_total counter"));
 }
 
 TEST_CASE("a job no longer given has no series") {
-  JobState a = state(10);
+  JobState a = state(10), b = state(11);
   Job j;
   j.key = a.key;
   j.task_num = 1;
-  observe_snapshot(a, j, WallTime{});
-  std::string out;
-  render_job_metrics(out, {});
-  CHECK(out.empty());
+  j.task_done = 0;
+  j.status = JobStatus::doing;
+  observe_snapshot(a, j, WallTime{} + 1700000000s);
+  j.key = b.key;
+  observe_snapshot(b, j, WallTime{} + 1700000000s);
+  std::string both, one;
+  render_job_metrics(both, {&a, &b});
+  render_job_metrics(one, {&a});
+  CHECK(count(both, "job_id=\"11\"") >= 10);
+  CHECK(count(one, "job_id=\"11\"") == 0);
+  CHECK(count(one, "job_id=\"10\"") == count(both, "job_id=\"10\""));
+  std::string none;
+  render_job_metrics(none, {});
+  CHECK(none.find("job_id=") == std::string::npos);
 }
 
 TEST_CASE("the whole exposition includes self and process metrics") {
