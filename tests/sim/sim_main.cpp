@@ -37,14 +37,28 @@ struct Server {
   }
 };
 
+/// Whether the client has closed its end (an orderly shutdown or a reset) without waiting for
+/// the answer.
+bool client_hung_up(tcp::socket::lowest_layer_type& sock) {
+  char c;
+  ssize_t n = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 template <class Stream>
 awaitable<void> write_response(Stream& s, tcp::socket::lowest_layer_type& sock,
-                               const SimResponse& r, bool keep_alive, bool& close) {
+                               const SimResponse& r, bool keep_alive, bool& close, bool& written,
+                               bool& abandoned) {
   auto ex = co_await asio::this_coro::executor;
   if (r.delay > 0) {
     asio::steady_timer t(ex, std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                  std::chrono::duration<double>(r.delay)));
     co_await t.async_wait(use_tuple);
+  }
+  if (client_hung_up(sock)) {
+    abandoned = true;
+    close = true;
+    co_return;
   }
   if (r.reset) {
     // An abortive close: the peer sees a connection reset, not a clean end.
@@ -91,6 +105,7 @@ awaitable<void> write_response(Stream& s, tcp::socket::lowest_layer_type& sock,
   res.prepare_payload();
   auto [ec, n] = co_await http::async_write(s, res, use_tuple);
   close = ec || !keep_alive;
+  written = !ec;
 }
 
 template <class Stream>
@@ -120,9 +135,13 @@ awaitable<void> serve(Server& srv, Stream& s, tcp::socket::lowest_layer_type& so
               : srv.model.handle_api(req, srv.elapsed(), std::chrono::system_clock::now());
     if (srv.log_requests)
       std::cerr << "mms-sim: " << req.method << ' ' << req.target << " -> " << r.status << '\n';
-    bool close = false;
-    co_await write_response(s, sock, r, msg.keep_alive(), close);
-    if (!admin) --stats.in_flight;
+    bool close = false, written = false, abandoned = false;
+    co_await write_response(s, sock, r, msg.keep_alive(), close, written, abandoned);
+    if (!admin) {
+      --stats.in_flight;
+      stats.answered += written;
+      stats.abandoned += abandoned;
+    }
     if (close) co_return;
   }
 }

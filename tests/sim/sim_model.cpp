@@ -700,13 +700,17 @@ SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
                            {"auth_failures", stats.auth_failures},
                            {"throttled", stats.throttled},
                            {"max_in_flight", stats.max_in_flight},
+                           {"in_flight", stats.in_flight},
+                           {"answered", stats.answered},
+                           {"abandoned", stats.abandoned},
                            {"by_action", std::move(by)},
                            {"sim_time", now}});
   }
   if (path == "/admin/stats/reset" && req.method == "POST") {
     auto in_flight = stats.in_flight;  // still being answered: not part of what is reset
     stats = Stats{};
-    stats.in_flight = stats.max_in_flight = in_flight;
+    // Requests under way belong to the new period: counted as received, answered later.
+    stats.requests = stats.in_flight = stats.max_in_flight = in_flight;
     return ok(json::object{{"ok", true}});
   }
   if (path == "/admin/faults" && req.method == "DELETE") {
