@@ -162,3 +162,17 @@ TEST_CASE("nothing found: the message names every place tried") {
   CHECK(c.error().find("CREDENTIALS_DIRECTORY") != std::string::npos);
   CHECK(c.error().find("/nonexistent-home/.aliyun/config.json") != std::string::npos);
 }
+
+TEST_CASE("systemd credentials: an optional security_token file makes STS credentials") {
+  TempDir d;
+  d.write("access_key_id", "STS.sdid\n");
+  d.write("access_key_secret", "sd-secret\n");
+  d.write("security_token", "sd-token\n");
+  FakeEnv env;
+  env.vars = {{"CREDENTIALS_DIRECTORY", d.path.string()}};
+  auto c = resolve_credentials({}, env.lookup());
+  REQUIRE(c.ok());
+  CHECK(c->access_key_id == "STS.sdid");
+  CHECK(c->security_token.reveal() == "sd-token");  // the trailing newline is not part of it
+  CHECK(c->source.find("systemd credentials") != std::string::npos);
+}
