@@ -237,12 +237,15 @@ class ChildProcess {
   int status_ = 0;
 };
 
-/// Sends one plain-HTTP request to 127.0.0.1:port.
+/// Sends one request to 127.0.0.1:port: plain HTTP, or HTTPS trusting `ca_file` when given.
 inline HttpResponse http_call(unsigned short port, const std::string& method,
-                              const std::string& target, const std::string& body = "") {
+                              const std::string& target, const std::string& body = "",
+                              const std::string& ca_file = "") {
   boost::asio::io_context io;
-  Endpoint ep{false, "127.0.0.1", port};
-  auto client = HttpClient::create(io.get_executor(), ep, {});
+  Endpoint ep{!ca_file.empty(), "127.0.0.1", port};
+  HttpClientOptions opt;
+  if (!ca_file.empty()) opt.ca_file = ca_file;
+  auto client = HttpClient::create(io.get_executor(), ep, opt);
   if (!client) throw std::runtime_error(client.error());
   HttpRequest req{method, target, {{"content-type", "application/json"}}, body};
   auto r = run(io, (*client)->send(req));
@@ -253,7 +256,11 @@ inline HttpResponse http_call(unsigned short port, const std::string& method,
 class SimProcess {
  public:
   explicit SimProcess(const std::string& scenario_json, std::vector<std::string> extra = {})
-      : scenario_(write_scenario(scenario_json)), proc_(args(extra), "--port-file") {}
+      : scenario_(write_scenario(scenario_json)), proc_(args(extra), "--port-file") {
+    // With TLS, admin requests go over TLS too, trusting the simulator's own certificate.
+    for (std::size_t i = 0; i + 1 < extra.size(); ++i)
+      if (extra[i] == "--tls-cert") admin_ca_ = extra[i + 1];
+  }
   unsigned short port() const { return proc_.port(); }
   std::string url(bool tls = false) const {
     return std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port());
@@ -262,7 +269,7 @@ class SimProcess {
   /// Sends an admin request and returns the parsed JSON answer.
   boost::json::value admin(const std::string& method, const std::string& target,
                            const std::string& body = "") {
-    auto r = http_call(port(), method, target, body);
+    auto r = http_call(port(), method, target, body, admin_ca_);
     if (r.status != 200) throw std::runtime_error("admin request refused: " + r.body);
     return boost::json::parse(r.body);
   }
@@ -279,6 +286,7 @@ class SimProcess {
   TempDir scenario_dir_;
   std::string scenario_;
   ChildProcess proc_;
+  std::string admin_ca_;
 };
 
 }  // namespace mmsmon::test

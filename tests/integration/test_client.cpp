@@ -265,7 +265,30 @@ TEST_CASE("HTTPS: a self-signed certificate is refused by default, accepted with
     // SNI and host name checks by name, too.
     Stack byname("https://localhost:" + std::to_string(sim.port()), opt);
     CHECK(byname.get(1).ok());
+    auto stats = sim.admin("GET", "/admin/stats");
+    CHECK(stats.at("sni_names").as_array() == boost::json::array{"localhost"});
+    CHECK((stats.at("last_tls_version").as_string() == "TLSv1.3" ||
+           stats.at("last_tls_version").as_string() == "TLSv1.2"));
   }
+}
+
+TEST_CASE("HTTPS: a server that offers nothing above TLS 1.1 is refused") {
+  TempDir d;
+  make_cert(d, "IP:127.0.0.1,DNS:localhost");
+  std::string cert = (d.path / "cert.pem").string();
+  SimProcess sim(kScenario, {"--tls-cert", cert, "--tls-key", (d.path / "key.pem").string(),
+                             "--tls-max-version", "1.1"});
+  // The server does speak TLS 1.1 to a client that allows it...
+  std::string probe = "openssl s_client -connect 127.0.0.1:" + std::to_string(sim.port()) +
+                      " -tls1_1 -cipher DEFAULT:@SECLEVEL=0 </dev/null >/dev/null 2>&1";
+  REQUIRE_MESSAGE(std::system(probe.c_str()) == 0, "the TLS 1.1 server did not handshake");
+  // ...and mmsmon, which requires TLS 1.2 or later, refuses it.
+  HttpClientOptions opt;
+  opt.ca_file = cert;
+  Stack s(sim.url(true), opt);
+  auto r = s.get(1);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().reason == FailureReason::tls);
 }
 
 TEST_CASE("HTTPS: a trusted certificate for another host name is refused") {

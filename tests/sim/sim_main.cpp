@@ -152,6 +152,10 @@ awaitable<void> session(Server& srv, tcp::socket sock, ssl::context* tls) {
     ssl::stream<tcp::socket> s(std::move(sock), *tls);
     auto [ec] = co_await s.async_handshake(ssl::stream_base::server, use_tuple);
     if (ec) co_return;
+    // What the client asked for: the host name it sent (SNI) and the version agreed on.
+    const char* sni = SSL_get_servername(s.native_handle(), TLSEXT_NAMETYPE_host_name);
+    if (sni) srv.model.stats.sni_names.insert(sni);
+    srv.model.stats.last_tls_version = SSL_get_version(s.native_handle());
     co_await serve(srv, s, s.next_layer());
     co_await s.async_shutdown(use_tuple);
   } else {
@@ -182,14 +186,15 @@ awaitable<void> accept_loop(Server& srv, tcp::acceptor& acc, ssl::context* tls) 
 
 int usage() {
   std::cerr << "usage: mms-sim [--listen HOST:PORT] [--scenario FILE] [--port-file PATH]\n"
-               "               [--tls-cert PEM --tls-key PEM] [--no-verify] [--log-requests]\n";
+               "               [--tls-cert PEM --tls-key PEM [--tls-max-version 1.1]]\n"
+               "               [--no-verify] [--log-requests]\n";
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string listen = "127.0.0.1:0", scenario, port_file, cert, key;
+  std::string listen = "127.0.0.1:0", scenario, port_file, cert, key, tls_max;
   bool no_verify = false, log_requests = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -204,6 +209,8 @@ int main(int argc, char** argv) {
       cert = next();
     else if (a == "--tls-key")
       key = next();
+    else if (a == "--tls-max-version")
+      tls_max = next();
     else if (a == "--no-verify")
       no_verify = true;
     else if (a == "--log-requests")
@@ -245,6 +252,13 @@ int main(int argc, char** argv) {
     tls.emplace(ssl::context::tls_server);
     tls->use_certificate_chain_file(cert);
     tls->use_private_key_file(key, ssl::context::pem);
+    if (tls_max == "1.1") {
+      // An old server: TLS 1.1 at most (and the security level that still allows it).
+      SSL_CTX_set_security_level(tls->native_handle(), 0);
+      SSL_CTX_set_max_proto_version(tls->native_handle(), TLS1_1_VERSION);
+    } else if (!tls_max.empty()) {
+      return usage();
+    }
   }
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) return usage();

@@ -695,16 +695,19 @@ SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
     json::object by;
     for (const auto& [k, v] : stats.by_action)
       by[k] = v;
-    return ok(json::object{{"requests", stats.requests},
-                           {"connections", stats.connections},
-                           {"auth_failures", stats.auth_failures},
-                           {"throttled", stats.throttled},
-                           {"max_in_flight", stats.max_in_flight},
-                           {"in_flight", stats.in_flight},
-                           {"answered", stats.answered},
-                           {"abandoned", stats.abandoned},
-                           {"by_action", std::move(by)},
-                           {"sim_time", now}});
+    return ok(
+        json::object{{"requests", stats.requests},
+                     {"connections", stats.connections},
+                     {"auth_failures", stats.auth_failures},
+                     {"throttled", stats.throttled},
+                     {"max_in_flight", stats.max_in_flight},
+                     {"in_flight", stats.in_flight},
+                     {"answered", stats.answered},
+                     {"abandoned", stats.abandoned},
+                     {"sni_names", json::array(stats.sni_names.begin(), stats.sni_names.end())},
+                     {"last_tls_version", stats.last_tls_version},
+                     {"by_action", std::move(by)},
+                     {"sim_time", now}});
   }
   if (path == "/admin/stats/reset" && req.method == "POST") {
     auto in_flight = stats.in_flight;  // still being answered: not part of what is reset

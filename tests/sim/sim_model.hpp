@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -127,6 +128,8 @@ struct Stats {
   std::uint64_t abandoned = 0;      ///< requests whose client hung up before the answer was due
   std::uint64_t in_flight = 0;      ///< API requests read and not yet answered
   std::uint64_t max_in_flight = 0;  ///< the most at any one time
+  std::set<std::string> sni_names;  ///< host names TLS clients sent (SNI)
+  std::string last_tls_version;     ///< the TLS version of the last handshake
 };
 
 /// An API request routed: its action, the ids in its path, its query.
