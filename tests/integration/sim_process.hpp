@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
@@ -116,9 +117,16 @@ class ChildProcess {
     for (auto& a : args)
       argv.push_back(a.data());
     argv.push_back(nullptr);
+    // The environment, with `extra_env` entries replacing those of the same name.
     std::vector<std::string> env_store;
-    for (char** e = environ; *e; ++e)
-      env_store.emplace_back(*e);
+    auto name_of = [](const std::string& e) { return e.substr(0, e.find('=')); };
+    for (char** e = environ; *e; ++e) {
+      std::string entry(*e);
+      bool replaced = std::any_of(extra_env.begin(), extra_env.end(), [&](const std::string& x) {
+        return name_of(x) == name_of(entry);
+      });
+      if (!replaced) env_store.push_back(std::move(entry));
+    }
     env_store.insert(env_store.end(), extra_env.begin(), extra_env.end());
     std::vector<char*> envp;
     for (auto& e : env_store)

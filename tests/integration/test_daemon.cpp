@@ -86,8 +86,14 @@ struct WorldOptions {
   std::string jobs;      ///< JSON array: the daemon's `jobs`
   /// Merged over the default config below, object by object.
   json::object config = {};
-  std::string secret = kSecret;  ///< the daemon's secret (the simulator knows kSecret)
+  std::string secret = kSecret;       ///< the daemon's secret (the simulator knows kSecret)
+  std::vector<std::string> env = {};  ///< more NAME=value for the daemon's environment
 };
+
+std::vector<std::string> env_with(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
 
 /// Merges `over` into `base`: objects key by key, anything else replaced.
 void merge(json::object& base, const json::object& over) {
@@ -129,8 +135,8 @@ struct World {
     std::string path = dir.file("mmsmon.json", json::serialize(cfg));
     daemon = std::make_unique<ChildProcess>(
         std::vector<std::string>{MMSMON_PATH, "--config", path}, "--port-file",
-        std::vector<std::string>{std::string("ALIBABA_CLOUD_ACCESS_KEY_ID=") + kId,
-                                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + o.secret},
+        env_with(o.env, {std::string("ALIBABA_CLOUD_ACCESS_KEY_ID=") + kId,
+                         "ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + o.secret}),
         (dir.path / "daemon.log").string());
   }
 
@@ -463,7 +469,12 @@ TEST_CASE("a poller that throws is restarted and counted, the other jobs keep be
   World w({.sim_jobs = jobs,
            .jobs = refs,
            .config = {{"api", {{"max_response_bytes", 9'000'000'000'000'000'000}}},
-                      {"poll", {{"max_in_flight", 1}}}}});
+                      {"poll", {{"max_in_flight", 1}}}},
+           // Under AddressSanitizer a huge allocation fails the way it does in production
+           // (std::bad_alloc) instead of aborting the process.
+           .env = {std::string("ASAN_OPTIONS=") +
+                   (std::getenv("ASAN_OPTIONS") ? std::getenv("ASAN_OPTIONS") : "") +
+                   ":allocator_may_return_null=1"}});
   w.sim.admin(
       "POST", "/admin/faults",
       R"({"job": {"source_id": 7, "job_id": 1}, "huge_body": 8000000000000000000, "count": 2})");
