@@ -12,18 +12,25 @@ secret='S3cret-Never-Print-Me'
 cat >"$work/scenario.json" <<JSON
 {"credentials": [{"access_key_id": "once-id", "access_key_secret": "$secret"}],
  "jobs": [{"source_id": 2000015, "job_id": 10, "name": "migrate_sales", "task_num": 200, "task_done": 50},
-          {"source_id": 2000015, "job_id": 11, "name": "migrate_logs", "task_num": 50, "task_done": 50, "status": "DONE"}]}
+          {"source_id": 2000015, "job_id": 11, "name": "migrate_logs", "task_num": 50, "task_done": 50, "status": "DONE"},
+          {"source_id": 2000015, "job_id": 20}, {"source_id": 2000015, "job_id": 21},
+          {"source_id": 2000015, "job_id": 22}, {"source_id": 2000015, "job_id": 23}]}
 JSON
 start_with_port port mms-sim "$work/sim.log" "$sim" --scenario "$work/scenario.json" --log-requests
 
-write_config() {  # write_config FILE JOBS_JSON
+write_config() {  # write_config FILE JOBS_JSON [MORE_API_KEYS [MORE_TOP_LEVEL_KEYS]]
   cat >"$1" <<JSON
 {
   // test config
-  "api": {"endpoint": "http://127.0.0.1:$port", "timeout": "2s"},
+  "api": {"endpoint": "${endpoint:-http://127.0.0.1:$port}", "timeout": "2s" ${3:+, $3}},
   "jobs": $2,
+  ${4:+$4}
 }
 JSON
+}
+admin() {  # admin METHOD PATH [BODY]: the simulator's admin API
+  curl -sf --max-time 5 -X "$1" -H 'content-type: application/json' ${3:+--data "$3"} \
+    "http://127.0.0.1:$port$2"
 }
 write_config "$work/good.json" '[{"source_id": 2000015, "job_id": 10}, {"source_id": 2000015, "job_id": 11}]'
 write_config "$work/missing.json" '[{"source_id": 2000015, "job_id": 10}, {"source_id": 2000015, "job_id": 99}]'
@@ -73,6 +80,62 @@ env -u ALIBABA_CLOUD_ACCESS_KEY_ID -u ALIBABA_CLOUD_ACCESS_KEY_SECRET HOME="$wor
   "$mmsmon" --config "$work/good.json" --once >"$work/out" 2>&1
 check "no credentials: exit 1" test $? -eq 1
 check "no credentials: the message names what was tried" contains "$work/out" "tried:"
+
+# api.max_connections: --once polls this many jobs at a time.
+six='[{"source_id": 2000015, "job_id": 10}, {"source_id": 2000015, "job_id": 11},
+     {"source_id": 2000015, "job_id": 20}, {"source_id": 2000015, "job_id": 21},
+     {"source_id": 2000015, "job_id": 22}, {"source_id": 2000015, "job_id": 23}]'
+write_config "$work/two.json" "$six" '"max_connections": 2'
+admin POST /admin/faults '{"action": "GetMmsJob", "delay": "300ms"}' >/dev/null
+admin POST /admin/stats/reset >/dev/null
+"$mmsmon" --config "$work/two.json" --once >"$work/out" 2>&1
+check "api.max_connections 2: --once succeeds" test $? -eq 0
+admin GET /admin/stats >"$work/stats"
+check "api.max_connections 2: two requests at a time at most" contains "$work/stats" '"max_in_flight":2,'
+check "... all six polled" contains "$work/stats" '"GetMmsJob":6'
+admin DELETE /admin/faults >/dev/null
+
+# api.max_response_bytes: a larger body is a decode failure, never buffered.
+write_config "$work/small.json" '[{"source_id": 2000015, "job_id": 10}]' '"max_response_bytes": 4096'
+admin POST /admin/faults '{"job": {"source_id": 2000015, "job_id": 10}, "huge_body": 100000, "count": 1}' >/dev/null
+"$mmsmon" --config "$work/small.json" --once --format json >"$work/out" 2>&1
+check "api.max_response_bytes: the poll fails" test $? -eq 1
+check "... as decode, naming the limit" contains "$work/out" '"reason":"decode","message":"response body exceeds 4096 bytes'
+
+# api.time_zone: createTime carries no zone; +08:00 by default, as configured otherwise.
+write_config "$work/tz.json" '[{"source_id": 2000015, "job_id": 10}]'
+"$mmsmon" --config "$work/tz.json" --once --format json >"$work/out" 2>&1
+check "api.time_zone default +08:00" contains "$work/out" '"create_time":"2026-11-20T02:00:00.000Z"'
+write_config "$work/tz.json" '[{"source_id": 2000015, "job_id": 10}]' '"time_zone": "UTC"'
+"$mmsmon" --config "$work/tz.json" --once --format json >"$work/out" 2>&1
+check "api.time_zone UTC" contains "$work/out" '"create_time":"2026-11-20T10:00:00.000Z"'
+
+# credentials.config_file: an Aliyun CLI config file, with nothing in the environment.
+cat >"$work/aliyun.json" <<JSON
+{"current": "mig", "profiles": [{"name": "mig", "mode": "AK", "access_key_id": "once-id",
+  "access_key_secret": "$secret"}]}
+JSON
+write_config "$work/cli.json" '[{"source_id": 2000015, "job_id": 10}]' "" \
+  "\"credentials\": {\"config_file\": \"$work/aliyun.json\"}"
+env -u ALIBABA_CLOUD_ACCESS_KEY_ID -u ALIBABA_CLOUD_ACCESS_KEY_SECRET HOME="$work/nohome" \
+  "$mmsmon" --config "$work/cli.json" --check-config >"$work/out" 2>&1
+check "credentials.config_file: --check-config names the profile" contains "$work/out" 'profile "mig"'
+env -u ALIBABA_CLOUD_ACCESS_KEY_ID -u ALIBABA_CLOUD_ACCESS_KEY_SECRET HOME="$work/nohome" \
+  "$mmsmon" --config "$work/cli.json" --once >"$work/out" 2>&1
+check "credentials.config_file: polls succeed with its key" test $? -eq 0
+
+# api.ca_file: an HTTPS endpoint with a self-signed certificate.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=mms-sim-test \
+  -keyout "$work/key.pem" -out "$work/cert.pem" -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+start_with_port tls_port mms-sim-tls "$work/sim-tls.log" "$sim" --scenario "$work/scenario.json" \
+  --tls-cert "$work/cert.pem" --tls-key "$work/key.pem"
+endpoint=https://127.0.0.1:$tls_port write_config "$work/tls.json" '[{"source_id": 2000015, "job_id": 10}]'
+"$mmsmon" --config "$work/tls.json" --once >"$work/out" 2>&1
+check "https without api.ca_file: the certificate is refused" contains "$work/out" "tls: "
+endpoint=https://127.0.0.1:$tls_port write_config "$work/tls.json" '[{"source_id": 2000015, "job_id": 10}]' \
+  "\"ca_file\": \"$work/cert.pem\""
+"$mmsmon" --config "$work/tls.json" --once >"$work/out" 2>&1
+check "https with api.ca_file: polls succeed" test $? -eq 0
 
 # A child that dies at start fails the script at once, naming it and its log (no hang).
 start=$SECONDS

@@ -435,6 +435,8 @@ SimResponse Model::handle_api(const SimRequest& req, double elapsed, WallTime wa
   auto route = route_api(req);
   if (!route) return error(404, "InvalidApi.NotFound", "Specified api is not found.");
   ++stats.by_action[route->action];
+  if (route->action == "GetMmsJob")
+    ++stats.by_job[std::to_string(*route->source) + "/" + std::to_string(*route->sub)];
   if (verify_signatures)
     if (auto denied = check_auth(req, route->action, wall)) return *denied;
   if (auto throttled = take_rate_limit_token(elapsed, wall)) return *throttled;
@@ -692,9 +694,11 @@ SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
   double now = elapsed * time_scale + clock_offset;
 
   if (path == "/admin/stats" && req.method == "GET") {
-    json::object by;
+    json::object by, jobs;
     for (const auto& [k, v] : stats.by_action)
       by[k] = v;
+    for (const auto& [k, v] : stats.by_job)
+      jobs[k] = v;
     return ok(
         json::object{{"requests", stats.requests},
                      {"connections", stats.connections},
