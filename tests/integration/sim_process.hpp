@@ -25,6 +25,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "io/http_client.hpp"
@@ -174,6 +175,10 @@ class ChildProcess {
                                "ms");
     return status_;
   }
+  /// Sends `sig` without waiting.
+  void send(int sig) {
+    if (pid_ > 0) kill(pid_, sig);
+  }
   bool running() {
     if (pid_ <= 0) return false;
     return !wait_exit(std::chrono::milliseconds{0});
@@ -244,6 +249,26 @@ class ChildProcess {
   unsigned short port_ = 0;
   int status_ = 0;
 };
+
+/// Retries `ready` every 20 ms until it holds; fails the test naming `what` after `limit`.
+/// For conditions no event announces (a log line, a metric); everything else waits on events.
+template <class Pred>
+void wait_until(const std::string& what, std::chrono::milliseconds limit, Pred ready) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!ready()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("waited " + std::to_string(limit.count()) + " ms for " + what);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+/// The whole content of a file ("" if it cannot be read).
+inline std::string file_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 /// Sends one request to 127.0.0.1:port: plain HTTP, or HTTPS trusting `ca_file` when given.
 inline HttpResponse http_call(unsigned short port, const std::string& method,

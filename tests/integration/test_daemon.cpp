@@ -88,6 +88,8 @@ struct WorldOptions {
   json::object config = {};
   std::string secret = kSecret;       ///< the daemon's secret (the simulator knows kSecret)
   std::vector<std::string> env = {};  ///< more NAME=value for the daemon's environment
+  /// Faults (POST /admin/faults bodies) in place before the daemon starts.
+  std::vector<std::string> sim_faults = {};
 };
 
 std::vector<std::string> env_with(std::vector<std::string> a, const std::vector<std::string>& b) {
@@ -132,6 +134,8 @@ struct World {
         {"alerts", {{"file", alerts_path}, {"unreachable_after", "2s"}, {"throttled_after", "2s"}}},
         {"log_level", "debug"}};
     merge(cfg, o.config);
+    for (const auto& f : o.sim_faults)
+      sim.admin("POST", "/admin/faults", f);
     std::string path = dir.file("mmsmon.json", json::serialize(cfg));
     daemon = std::make_unique<ChildProcess>(
         std::vector<std::string>{MMSMON_PATH, "--config", path}, "--port-file",
@@ -258,6 +262,7 @@ TEST_CASE("every transition gives exactly one alert line with the right fields")
   auto log = w.daemon_log();
   CHECK(log.find("error alert ts=") != std::string::npos);  // JobFailed is critical
   CHECK(log.find("info alert ts=") != std::string::npos);
+  CHECK(log.find("warning alert ts=") != std::string::npos);  // JobStopped is a warning
 
   auto metrics = w.get("/metrics").body;
   CHECK(metric(metrics, R"(mms_job_transitions_total{source_id="7",job_id="1",to="DOING"})") == 2);
@@ -506,4 +511,164 @@ TEST_CASE("a poller that throws is restarted and counted, the other jobs keep be
   auto log = w.daemon_log();
   CHECK(log.find("internal error in the poller of job 7/1") != std::string::npos);
   CHECK(w.daemon->stop() == 0);
+}
+
+TEST_CASE("SIGHUP reopens the alert file, as logrotate needs") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "status": "INIT", "task_num": 10}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}])"});
+  w.wait_ready();
+  set_job(w, R"("status": "DOING")");
+  w.tail->wait_for("JobStarted");
+  std::string rotated = w.alerts_path + ".1";
+  std::filesystem::rename(w.alerts_path, rotated);
+  w.daemon->send(SIGHUP);
+  wait_until("the daemon to log that it reopened its alert file", 10s, [&] {
+    return w.daemon_log().find("SIGHUP: alert file reopened") != std::string::npos;
+  });
+  set_job(w, R"("status": "DONE", "task_done": 10)");
+  wait_until("JobSucceeded in the new alert file", 20s, [&] {
+    return file_text(w.alerts_path).find("\"JobSucceeded\"") != std::string::npos;
+  });
+  CHECK(file_text(rotated).find("JobStarted") != std::string::npos);
+  CHECK(file_text(rotated).find("JobSucceeded") == std::string::npos);
+  CHECK(file_text(w.alerts_path).find("JobStarted") == std::string::npos);
+  CHECK(w.daemon->stop() == 0);
+}
+
+TEST_CASE("alerts.format logfmt writes one logfmt line per alert") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "orders", "status": "INIT",
+                            "task_num": 10}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}])",
+           .config = {{"alerts", {{"format", "logfmt"}}}}});
+  w.wait_ready();
+  set_job(w, R"("status": "DOING", "task_done": 1)");
+  wait_until("a JobStarted line", 20s, [&] {
+    return file_text(w.alerts_path).find("alert=JobStarted") != std::string::npos;
+  });
+  std::string text = file_text(w.alerts_path);
+  CHECK(text.starts_with("ts=20"));
+  CHECK(text.ends_with("\n"));
+  CHECK(text.find(" alert=JobStarted state=event severity=info source_id=7 job_id=1 "
+                  "job_name=orders summary=\"Job orders (7/1) started: 1/10 tasks done.\" "
+                  "from=INIT to=DOING task_done=1 task_num=10\n") != std::string::npos);
+  CHECK(text.find('{') == std::string::npos);  // no JSON
+}
+
+TEST_CASE("metrics carry the values README states") {
+  auto started = std::chrono::system_clock::now();
+  auto epoch = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration<double>(t.time_since_epoch()).count();
+  };
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "orders q4", "task_num": 10,
+                            "task_done": 4, "eta": "2026-12-31", "create_time": "2026-11-20 10:00:00"}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}])"});
+  w.wait_ready();
+  auto m = w.get("/metrics").body;
+  double now = epoch(std::chrono::system_clock::now()), t0 = epoch(started) - 1;
+  // createTime and eta carry no zone: +08:00 (api.time_zone); eta is the end of that day.
+  CHECK(metric(m, R"(mms_job_created_timestamp_seconds{source_id="7",job_id="1"})") ==
+        1795140000);  // 2026-11-20T02:00:00Z
+  CHECK(metric(m, R"(mms_job_eta_timestamp_seconds{source_id="7",job_id="1"})") ==
+        1798732800);  // 2026-12-31T16:00:00Z
+  // Progress is first seen at the first poll.
+  double progress =
+      metric(m, R"(mms_job_last_progress_timestamp_seconds{source_id="7",job_id="1"})");
+  CHECK(progress >= t0);
+  CHECK(progress <= now);
+  double success = metric(m, R"(mms_job_last_success_timestamp_seconds{source_id="7",job_id="1"})");
+  CHECK(success >= progress);
+  CHECK(success <= now);
+  double reload = metric(m, "mmsmon_config_last_reload_success_timestamp_seconds");
+  CHECK(reload >= t0);
+  CHECK(reload <= progress);
+  // The request-duration histogram counts every request.
+  double requests = metric(m, R"(mmsmon_api_requests_total{action="GetMmsJob"})");
+  CHECK(requests >= 1);
+  CHECK(metric(m, R"(mmsmon_api_request_duration_seconds_count{action="GetMmsJob"})") == requests);
+  CHECK(metric(m, R"(mmsmon_api_request_duration_seconds_bucket{action="GetMmsJob",le="+Inf"})") ==
+        requests);
+  CHECK(metric(m, R"(mmsmon_api_request_duration_seconds_bucket{action="GetMmsJob",le="10"})") ==
+        requests);
+  CHECK(metric(m, R"(mmsmon_api_request_duration_seconds_sum{action="GetMmsJob"})") > 0);
+  // The process_* metrics of this process.
+  double start = metric(m, "process_start_time_seconds");
+  CHECK(start >= t0);
+  CHECK(start <= reload + 1);
+  CHECK(metric(m, "process_open_fds") >= 4);  // stdio, the listener, a connection to the API
+  CHECK(metric(m, "process_max_fds") >= metric(m, "process_open_fds"));
+  CHECK(metric(m, "process_resident_memory_bytes") > 1e6);
+  CHECK(metric(m, "process_virtual_memory_bytes") > metric(m, "process_resident_memory_bytes"));
+  CHECK(metric(m, "process_cpu_seconds_total") >= 0);
+  // No sample carries a timestamp: each sample line is `name{labels} value`, nothing after.
+  std::istringstream lines(m);
+  std::size_t samples = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    ++samples;
+    auto close = line.rfind('}');
+    std::string tail = line.substr(close == std::string::npos ? line.find(' ') : close + 1);
+    CAPTURE(line);
+    CHECK(tail.size() > 1);
+    CHECK(tail[0] == ' ');
+    CHECK(tail.find(' ', 1) == std::string::npos);
+  }
+  CHECK(samples > 40);
+  // After a failed poll the last known values stay, with mms_job_up 0.
+  w.sim.admin(
+      "POST", "/admin/faults",
+      R"({"job": {"source_id": 7, "job_id": 1}, "error": {"status": 500, "code": "InternalError"}})");
+  std::string failed;
+  wait_until("mms_job_up 0", 20s, [&] {
+    failed = w.get("/metrics").body;
+    return metric(failed, R"(mms_job_up{source_id="7",job_id="1"})") == 0;
+  });
+  CHECK(metric(failed, R"(mms_job_tasks_done{source_id="7",job_id="1"})") == 4);
+  CHECK(metric(failed, R"(mms_job_tasks{source_id="7",job_id="1"})") == 10);
+  CHECK(failed.find(R"(mms_job_info{source_id="7",job_id="1",name="orders q4")") !=
+        std::string::npos);
+  CHECK(metric(failed, R"(mms_job_last_success_timestamp_seconds{source_id="7",job_id="1"})") >=
+        success);
+}
+
+TEST_CASE("only retryable failures are retried, sooner than the interval") {
+  // Interval 10 s: job 1 fails with a 500 (retryable: backoff from 1 s), job 2 with a client
+  // error (not retryable: the next poll after the interval), job 3 succeeds.
+  World w(
+      {.sim_jobs = R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2},
+                           {"source_id": 7, "job_id": 3}])",
+       .jobs = R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2},
+                       {"source_id": 7, "job_id": 3}])",
+       .config = {{"poll", {{"interval", "10s"}}}},
+       .sim_faults = {
+           R"({"job": {"source_id": 7, "job_id": 1}, "error": {"status": 503, "code": "ServiceUnavailable"}})",
+           R"({"job": {"source_id": 7, "job_id": 2}, "error": {"status": 400, "code": "InvalidParameter"}})"}});
+  auto polls = [&](const std::string& job) {
+    auto by = w.sim.admin("GET", "/admin/stats").at("by_job").as_object();
+    return by.contains(job) ? by.at(job).as_int64() : 0;
+  };
+  // Backoff waits at most 1 + 2 + 4 s for the fourth poll; job 2's second poll is due 10 s
+  // after its first (3.3 s after start).
+  wait_until("four polls of job 1", 20s, [&] { return polls("7/1") >= 4; });
+  CHECK(polls("7/2") == 1);
+  CHECK(polls("7/3") <= 1);
+  auto metrics = w.get("/metrics").body;
+  CHECK(metric(metrics,
+               R"(mmsmon_api_request_failures_total{action="GetMmsJob",reason="server"})") >= 4);
+}
+
+TEST_CASE("SIGTERM ends the polls under way within api.timeout, then exits 0") {
+  auto [jobs, refs] = numbered_jobs(3);
+  World w({.sim_jobs = jobs,
+           .jobs = refs,
+           .config = {{"api", {{"timeout", "1s"}}}},
+           .sim_faults = {R"({"delay": "30s"})"}});
+  wait_until("a request under way", 10s,
+             [&] { return w.sim.admin("GET", "/admin/stats").at("in_flight").as_int64() > 0; });
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(w.daemon->stop() == 0);
+  auto took = std::chrono::steady_clock::now() - t0;
+  // README: polls in flight end within api.timeout (a step deadline, at most a quarter late).
+  CHECK_MESSAGE(took < 1s + 250ms + kSlowMachineMargin,
+                std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  CHECK(w.daemon_log().find("stopped") != std::string::npos);
 }

@@ -711,6 +711,7 @@ SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
                      {"sni_names", json::array(stats.sni_names.begin(), stats.sni_names.end())},
                      {"last_tls_version", stats.last_tls_version},
                      {"by_action", std::move(by)},
+                     {"by_job", std::move(jobs)},
                      {"sim_time", now}});
   }
   if (path == "/admin/stats/reset" && req.method == "POST") {
