@@ -3,7 +3,12 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <set>
 #include <thread>
@@ -90,6 +95,9 @@ struct WorldOptions {
   std::vector<std::string> env = {};  ///< more NAME=value for the daemon's environment
   /// Faults (POST /admin/faults bodies) in place before the daemon starts.
   std::vector<std::string> sim_faults = {};
+  /// Start the daemon as systemd does with StandardError=journal: $JOURNAL_STREAM names
+  /// its stderr, so it logs to the journal socket.
+  bool journal_stream = false;
 };
 
 std::vector<std::string> env_with(std::vector<std::string> a, const std::vector<std::string>& b) {
@@ -136,12 +144,20 @@ struct World {
     merge(cfg, o.config);
     for (const auto& f : o.sim_faults)
       sim.admin("POST", "/admin/faults", f);
+    std::string log = dir.file("daemon.log", "");
+    std::vector<std::string> env = o.env;
+    if (o.journal_stream) {
+      struct stat st {};
+      REQUIRE(stat(log.c_str(), &st) == 0);
+      env.push_back("JOURNAL_STREAM=" + std::to_string(st.st_dev) + ":" +
+                    std::to_string(st.st_ino));
+    }
     std::string path = dir.file("mmsmon.json", json::serialize(cfg));
     daemon = std::make_unique<ChildProcess>(
         std::vector<std::string>{MMSMON_PATH, "--config", path}, "--port-file",
-        env_with(o.env, {std::string("ALIBABA_CLOUD_ACCESS_KEY_ID=") + kId,
-                         "ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + o.secret}),
-        (dir.path / "daemon.log").string());
+        env_with(env, {std::string("ALIBABA_CLOUD_ACCESS_KEY_ID=") + kId,
+                       "ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + o.secret}),
+        log);
   }
 
   HttpResponse get(const std::string& target) { return http_call(daemon->port(), "GET", target); }
@@ -671,4 +687,86 @@ TEST_CASE("SIGTERM ends the polls under way within api.timeout, then exits 0") {
   CHECK_MESSAGE(took < 1s + 250ms + kSlowMachineMargin,
                 std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
   CHECK(w.daemon_log().find("stopped") != std::string::npos);
+}
+
+namespace {
+
+/// A stand-in for journald: the native protocol's datagram socket at its fixed path, in a
+/// private mount namespace of this test process (needs root, as CI runs).
+class FakeJournal {
+ public:
+  FakeJournal() {
+    REQUIRE_MESSAGE(geteuid() == 0, "needs root for a private mount namespace");
+    REQUIRE(unshare(CLONE_NEWNS) == 0);
+    REQUIRE(mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0);
+    std::filesystem::create_directories("/run/systemd/journal");
+    REQUIRE(mount("tmpfs", "/run/systemd/journal", "tmpfs", 0, "mode=0755") == 0);
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strcpy(a.sun_path, "/run/systemd/journal/socket");
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  }
+  ~FakeJournal() { close(fd_); }
+
+  /// Fields of each entry received so far (and within `wait` for the first one).
+  struct Entry {
+    std::string message;
+    int priority = -1;
+    std::string identifier;
+  };
+  std::vector<Entry> entries;
+
+  /// Reads entries until one whose MESSAGE contains `text` arrives (bounded).
+  Entry wait_for(const std::string& text, std::chrono::milliseconds limit = 20s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      for (const auto& e : entries)
+        if (e.message.find(text) != std::string::npos) return e;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left <= 0ms) FAIL("no journal entry with \"" << text << "\"");
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buf[65536];
+      auto n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) continue;
+      Entry e;
+      std::istringstream in(std::string(buf, static_cast<std::size_t>(n)));
+      for (std::string field; std::getline(in, field);) {
+        if (field.starts_with("MESSAGE=")) e.message = field.substr(8);
+        if (field.starts_with("PRIORITY=")) e.priority = std::stoi(field.substr(9));
+        if (field.starts_with("SYSLOG_IDENTIFIER=")) e.identifier = field.substr(18);
+      }
+      entries.push_back(std::move(e));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
+TEST_CASE("under systemd the main log goes to the journal, with matching priorities") {
+  FakeJournal journal;
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "orders", "status": "INIT",
+                            "task_num": 10}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}])",
+           .journal_stream = true});
+  auto hello = journal.wait_for("watching 1 jobs");
+  CHECK(hello.priority == 6);  // info
+  CHECK(hello.identifier == "mmsmon");
+  w.wait_ready();
+  set_job(w, R"("status": "DOING")");
+  auto started = journal.wait_for("alert=JobStarted");
+  CHECK(started.priority == 6);
+  CHECK(started.message.starts_with("alert ts="));
+  set_job(w, R"("stopped": true)");
+  CHECK(journal.wait_for("alert=JobStopped").priority == 4);  // warning
+  set_job(w, R"("status": "FAILED")");
+  CHECK(journal.wait_for("alert=JobFailed").priority == 3);  // critical alerts log as errors
+  // Nothing went to stderr: the journal has it all.
+  CHECK(w.daemon_log().find("alert=") == std::string::npos);
+  CHECK(w.daemon->stop() == 0);
 }
