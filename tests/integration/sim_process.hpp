@@ -21,6 +21,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -252,12 +253,15 @@ class ChildProcess {
 
 /// Retries `ready` every 20 ms until it holds; fails the test naming `what` after `limit`.
 /// For conditions no event announces (a log line, a metric); everything else waits on events.
+/// `context` adds to the failure message (e.g. the tail of a child's log).
 template <class Pred>
-void wait_until(const std::string& what, std::chrono::milliseconds limit, Pred ready) {
+void wait_until(const std::string& what, std::chrono::milliseconds limit, Pred ready,
+                const std::function<std::string()>& context = {}) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (!ready()) {
     if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error("waited " + std::to_string(limit.count()) + " ms for " + what);
+      throw std::runtime_error("waited " + std::to_string(limit.count()) + " ms for " + what +
+                               (context ? "\n" + context() : std::string()));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
