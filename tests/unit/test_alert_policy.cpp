@@ -11,22 +11,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-ApiError err(FailureReason r, unsigned status = 0, std::string code = "") {
-  ApiError e;
-  e.reason = r;
-  e.http_status = status;
-  e.code = std::move(code);
-  e.message = "m";
-  return e;
-}
-
-std::vector<std::string> names(const std::vector<Alert>& v) {
-  std::vector<std::string> out;
-  for (const auto& a : v)
-    out.push_back(std::string(to_string(a.name)) + ":" + std::string(to_string(a.state)));
-  return out;
-}
-
 struct Fixture {
   JobState st;
   AlertPolicy policy{AlertThresholds{60s, 10s}};
@@ -53,11 +37,11 @@ TEST_CASE("event alerts for each transition") {
   CHECK(a[0].severity == Severity::info);
   CHECK(a[0].job_name == "migrate_sales");
   CHECK(a[0].summary == "Job migrate_sales (2/10) started: 0/10 tasks done.");
-  CHECK(names(f.ok(snap(JobStatus::doing, 5, 10, true), t0 + 2s)) ==
+  CHECK(alert_names(f.ok(snap(JobStatus::doing, 5, 10, true), t0 + 2s)) ==
         std::vector<std::string>{"JobStopped:event"});
-  CHECK(names(f.ok(snap(JobStatus::doing, 5, 10, false), t0 + 3s)) ==
+  CHECK(alert_names(f.ok(snap(JobStatus::doing, 5, 10, false), t0 + 3s)) ==
         std::vector<std::string>{"JobResumed:event"});
-  CHECK(names(f.ok(snap(JobStatus::doing, 3, 10), t0 + 4s)) ==
+  CHECK(alert_names(f.ok(snap(JobStatus::doing, 3, 10), t0 + 4s)) ==
         std::vector<std::string>{"JobRegressed:event"});
   auto failed = f.ok(snap(JobStatus::failed, 3, 10), t0 + 5s);
   REQUIRE(failed.size() == 1);
@@ -68,23 +52,23 @@ TEST_CASE("event alerts for each transition") {
   CHECK(retry[0].name == AlertName::job_started);
   CHECK(retry[0].summary.find("running again after FAILED") != std::string::npos);
   auto done = f.ok(snap(JobStatus::done, 10, 10), t0 + 7s);
-  CHECK(names(done) == std::vector<std::string>{"JobSucceeded:event"});
+  CHECK(alert_names(done) == std::vector<std::string>{"JobSucceeded:event"});
 }
 
 TEST_CASE("JobNotFound fires once and resolves once") {
   Fixture f;
-  auto e = err(FailureReason::not_found, 404, "MmsJobNotFound");
-  CHECK(names(f.fail(e, t0)) == std::vector<std::string>{"JobNotFound:firing"});
+  auto e = api_error(FailureReason::not_found, 404, "MmsJobNotFound");
+  CHECK(alert_names(f.fail(e, t0)) == std::vector<std::string>{"JobNotFound:firing"});
   CHECK(f.fail(e, t0 + 1s).empty());
   CHECK(f.policy.is_firing(AlertName::job_not_found, kKey));
   auto r = f.ok(snap(JobStatus::doing, 1, 10), t0 + 2s);
-  CHECK(names(r) == std::vector<std::string>{"JobNotFound:resolved"});
+  CHECK(alert_names(r) == std::vector<std::string>{"JobNotFound:resolved"});
   CHECK(f.ok(snap(JobStatus::doing, 1, 10), t0 + 3s).empty());
 }
 
 TEST_CASE("JobUnreachable only after the threshold, not for auth") {
   Fixture f;
-  auto e = err(FailureReason::timeout);
+  auto e = api_error(FailureReason::timeout);
   CHECK(f.fail(e, t0).empty());
   CHECK(f.fail(e, t0 + 59s).empty());
   auto a = f.fail(e, t0 + 60s);
@@ -92,36 +76,36 @@ TEST_CASE("JobUnreachable only after the threshold, not for auth") {
   CHECK(a[0].name == AlertName::job_unreachable);
   CHECK(a[0].summary.find("have failed for 1m") != std::string::npos);
   CHECK(f.fail(e, t0 + 90s).empty());
-  CHECK(names(f.ok(snap(JobStatus::doing, 1, 10), t0 + 100s)) ==
+  CHECK(alert_names(f.ok(snap(JobStatus::doing, 1, 10), t0 + 100s)) ==
         std::vector<std::string>{"JobUnreachable:resolved"});
   Fixture g;
-  CHECK(g.fail(err(FailureReason::auth, 400), t0).empty());
-  CHECK(g.fail(err(FailureReason::auth, 400), t0 + 120s).empty());
+  CHECK(g.fail(api_error(FailureReason::auth, 400), t0).empty());
+  CHECK(g.fail(api_error(FailureReason::auth, 400), t0 + 120s).empty());
 }
 
 TEST_CASE("ApiAuthFailed fires on the first auth failure, resolves on the next answer") {
   AlertPolicy p;
-  auto e = err(FailureReason::auth, 400, "SignatureDoesNotMatch");
+  auto e = api_error(FailureReason::auth, 400, "SignatureDoesNotMatch");
   auto a = p.on_api_call(&e, t0);
   REQUIRE(a.size() == 1);
   CHECK(a[0].name == AlertName::api_auth_failed);
   CHECK(a[0].severity == Severity::critical);
   CHECK_FALSE(a[0].job);
   CHECK(p.on_api_call(&e, t0 + 1s).empty());
-  auto net = err(FailureReason::network);
+  auto net = api_error(FailureReason::network);
   CHECK(p.on_api_call(&net, t0 + 2s).empty());  // never reached the API: proves nothing
   auto r = p.on_api_call(nullptr, t0 + 3s);
-  CHECK(names(r) == std::vector<std::string>{"ApiAuthFailed:resolved"});
+  CHECK(alert_names(r) == std::vector<std::string>{"ApiAuthFailed:resolved"});
 }
 
 TEST_CASE("ApiThrottled fires after being slowed for the threshold, resolves after as long") {
   AlertPolicy p{AlertThresholds{60s, 10s}};
-  auto e = err(FailureReason::throttled, 400, "Throttling.User");
+  auto e = api_error(FailureReason::throttled, 400, "Throttling.User");
   e.retry_after = 2s;
   CHECK(p.on_pacing(Pacing::throttled, &e, t0).empty());
   CHECK(p.on_pacing(Pacing::throttled, nullptr, t0 + 9s).empty());
   auto a = p.on_pacing(Pacing::throttled, nullptr, t0 + 10s);
-  REQUIRE(names(a) == std::vector<std::string>{"ApiThrottled:firing"});
+  REQUIRE(alert_names(a) == std::vector<std::string>{"ApiThrottled:firing"});
   CHECK(a[0].summary.find("for 10s") != std::string::npos);
   bool has_code = false;
   for (const auto& f : a[0].facts)
@@ -133,14 +117,14 @@ TEST_CASE("ApiThrottled fires after being slowed for the threshold, resolves aft
   CHECK(p.on_pacing(Pacing::throttled, nullptr, t0 + 20s).empty());
   CHECK(p.on_pacing(Pacing::full_speed, nullptr, t0 + 21s).empty());
   CHECK(p.on_pacing(Pacing::full_speed, nullptr, t0 + 30s).empty());
-  CHECK(names(p.on_pacing(Pacing::full_speed, nullptr, t0 + 31s)) ==
+  CHECK(alert_names(p.on_pacing(Pacing::full_speed, nullptr, t0 + 31s)) ==
         std::vector<std::string>{"ApiThrottled:resolved"});
   CHECK(p.on_pacing(Pacing::full_speed, nullptr, t0 + 40s).empty());
 }
 
 TEST_CASE("brief throttling never fires") {
   AlertPolicy p{AlertThresholds{60s, 10s}};
-  auto e = err(FailureReason::throttled, 400, "Throttling");
+  auto e = api_error(FailureReason::throttled, 400, "Throttling");
   CHECK(p.on_pacing(Pacing::throttled, &e, t0).empty());
   CHECK(p.on_pacing(Pacing::full_speed, nullptr, t0 + 3s).empty());
   CHECK(p.on_pacing(Pacing::full_speed, nullptr, t0 + 13s).empty());
@@ -150,9 +134,9 @@ TEST_CASE("brief throttling never fires") {
 
 TEST_CASE("untracking resolves what fires for the job") {
   Fixture f;
-  f.fail(err(FailureReason::not_found, 404), t0);
+  f.fail(api_error(FailureReason::not_found, 404), t0);
   auto r = f.policy.on_untracked(f.st, t0 + 1s);
-  CHECK(names(r) == std::vector<std::string>{"JobNotFound:resolved"});
+  CHECK(alert_names(r) == std::vector<std::string>{"JobNotFound:resolved"});
   CHECK_FALSE(f.policy.is_firing(AlertName::job_not_found, kKey));
 }
 

@@ -12,21 +12,6 @@ namespace {
 
 const JobKey kOther{SourceId{2}, JobId{11}};
 
-ApiError failure(FailureReason r) {
-  ApiError e;
-  e.reason = r;
-  e.http_status = r == FailureReason::not_found ? 404 : 0;
-  e.message = "m";
-  return e;
-}
-
-std::vector<std::string> names(const std::vector<Alert>& v) {
-  std::vector<std::string> out;
-  for (const auto& a : v)
-    out.push_back(std::string(to_string(a.name)) + ":" + std::string(to_string(a.state)));
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("fleet: a snapshot takes one path to events and alerts") {
@@ -44,7 +29,7 @@ TEST_CASE("fleet: a snapshot takes one path to events and alerts") {
 
   auto started = f.on_snapshot(kKey, snap(JobStatus::doing, 2, 10), t0 + 1s);
   REQUIRE(started.events.size() == 2);  // a transition and progress
-  CHECK(names(started.alerts) == std::vector<std::string>{"JobStarted:event"});
+  CHECK(alert_names(started.alerts) == std::vector<std::string>{"JobStarted:event"});
   CHECK(f.find(kKey)->state.last->task_done == 2);
   CHECK(f.find(kKey)->state.transitions[1] == 1);
 }
@@ -53,13 +38,13 @@ TEST_CASE("fleet: failures fire once, resolve once") {
   Fleet f(AlertThresholds{60s, 10s});
   f.add(kKey, 30s);
   f.on_snapshot(kKey, snap(JobStatus::doing, 1, 10), t0);
-  CHECK(f.on_failure(kKey, failure(FailureReason::timeout), t0 + 1s).alerts.empty());
-  CHECK(names(f.on_failure(kKey, failure(FailureReason::timeout), t0 + 61s).alerts) ==
+  CHECK(f.on_failure(kKey, api_error(FailureReason::timeout), t0 + 1s).alerts.empty());
+  CHECK(alert_names(f.on_failure(kKey, api_error(FailureReason::timeout), t0 + 61s).alerts) ==
         std::vector<std::string>{"JobUnreachable:firing"});
-  CHECK(f.on_failure(kKey, failure(FailureReason::timeout), t0 + 90s).alerts.empty());
+  CHECK(f.on_failure(kKey, api_error(FailureReason::timeout), t0 + 90s).alerts.empty());
   CHECK(f.firing_for(kKey) == std::vector<AlertName>{AlertName::job_unreachable});
   CHECK(f.firing_count() == 1);
-  CHECK(names(f.on_snapshot(kKey, snap(JobStatus::doing, 2, 10), t0 + 100s).alerts) ==
+  CHECK(alert_names(f.on_snapshot(kKey, snap(JobStatus::doing, 2, 10), t0 + 100s).alerts) ==
         std::vector<std::string>{"JobUnreachable:resolved"});
   CHECK(f.firing_count() == 0);
 }
@@ -68,7 +53,7 @@ TEST_CASE("fleet: a removed job's firing alerts resolve as untracked and its sta
   Fleet f;
   f.add(kKey, 30s);
   f.add(kOther, 30s);
-  f.on_failure(kKey, failure(FailureReason::not_found), t0);
+  f.on_failure(kKey, api_error(FailureReason::not_found, 404), t0);
   f.on_snapshot(kOther, snap(JobStatus::doing, 1, 10), t0);
   REQUIRE(f.firing_for(kKey).size() == 1);
 
@@ -97,7 +82,7 @@ TEST_CASE("fleet: state turns into a plain value and back, and says nothing agai
   f.add(kKey, 30s);
   f.add(kOther, 90s);
   f.on_snapshot(kKey, snap(JobStatus::doing, 3, 10), t0);
-  f.on_failure(kOther, failure(FailureReason::not_found), t0 + 1s);
+  f.on_failure(kOther, api_error(FailureReason::not_found, 404), t0 + 1s);
   FleetState saved = f.save();
   REQUIRE(saved.jobs.size() == 2);
   REQUIRE(saved.firing.size() == 1);
@@ -109,7 +94,7 @@ TEST_CASE("fleet: state turns into a plain value and back, and says nothing agai
   CHECK(g.find(kOther)->interval == 90s);
   CHECK(g.find(kKey)->state.last->task_done == 3);
   // Still failing: JobNotFound is firing already, nothing is said again.
-  CHECK(g.on_failure(kOther, failure(FailureReason::not_found), t0 + 2s).alerts.empty());
+  CHECK(g.on_failure(kOther, api_error(FailureReason::not_found, 404), t0 + 2s).alerts.empty());
   // The same snapshot again: no event, no alert.
   CHECK(g.on_snapshot(kKey, snap(JobStatus::doing, 3, 10), t0 + 3s).alerts.empty());
   CHECK(g.save().firing == saved.firing);
