@@ -1,14 +1,19 @@
 #include "app/daemon.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fstream>
+
+#include <cerrno>
+#include <cstring>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "app/api_stack.hpp"
@@ -18,6 +23,7 @@
 #include "core/schedule.hpp"
 #include "io/http_server.hpp"
 #include "io/poller.hpp"
+#include "io/service_notifier.hpp"
 #include "obs/alert_log.hpp"
 #include "obs/logging.hpp"
 #include "obs/metrics.hpp"
@@ -37,7 +43,8 @@ struct Daemon::Impl {
         creds(std::move(cr)),
         fleet(AlertThresholds{cfg.alerts.unreachable_after, cfg.alerts.throttled_after}),
         signals(io, SIGINT, SIGTERM, SIGHUP),
-        rng(std::random_device{}()) {}
+        rng(std::random_device{}()),
+        notifier([this](const std::string& m) { log->error("{}", m); }) {}
 
   Config cfg;
   DaemonOptions opt;
@@ -53,6 +60,7 @@ struct Daemon::Impl {
   std::unique_ptr<Poller> poller;
   asio::signal_set signals;
   std::mt19937_64 rng;
+  ServiceNotifier notifier;
   bool stopping = false;
 
   double random01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
@@ -127,39 +135,163 @@ struct Daemon::Impl {
     signals.async_wait([this](const boost::system::error_code& ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
-        // Configuration reload comes with a later release; for now HUP reopens the alert
-        // file, which is what logrotate needs.
-        auto r = alert_log->reopen();
-        if (r)
-          log->info("SIGHUP: alert file reopened (configuration reload is not supported yet)");
-        else
-          log->error("SIGHUP: {}", r.error());
+        reload("SIGHUP");
         handle_signals();
+        return;
+      }
+      if (stopping) {
+        // A second TERM/INT while stopping: the operator wants out now.
+        log->warn("signal {} while stopping: exiting at once", sig);
+        io.stop();
         return;
       }
       log->info("signal {}: stopping", sig);
       shutdown();
+      handle_signals();
     });
   }
+
+  /// One line for systemd's STATUS: jobs, failing, firing alerts.
+  std::string status_line() const {
+    return "watching " + std::to_string(fleet.size()) + " jobs, " +
+           std::to_string(fleet.failing()) + " failing, " + std::to_string(fleet.firing_count()) +
+           " alerts firing";
+  }
+
+  /// Reloads the configuration (SIGHUP and POST /-/reload): reads and validates the file,
+  /// prepares what can fail (the listener, the alert file), then swaps. On any problem the
+  /// old configuration stays and every problem is returned and logged.
+  std::vector<std::string> reload(std::string_view why) {
+    notifier.reloading();
+    auto problems = try_reload();
+    if (problems.empty()) {
+      metrics.config_loaded(system_clock::now());
+      log->info("{}: configuration reloaded from {}; {}", why, opt.config_path, status_line());
+    } else {
+      metrics.config_load_failed();
+      for (const auto& p : problems)
+        log->error("{}: reload failed, the old configuration stays: {}", why, p);
+    }
+    notifier.ready(status_line());
+    return problems;
+  }
+
+  std::vector<std::string> try_reload() {
+    auto loaded = load_config_file(opt.config_path);
+    if (!loaded) {
+      std::vector<std::string> out;
+      for (const auto& e : loaded.error())
+        out.push_back(e.to_string());
+      return out;
+    }
+    Config next = std::move(loaded).value();
+    // What can fail is prepared first; nothing changes until all of it worked.
+    auto al = AlertLog::open(next.alerts, log);  // also how SIGHUP reopens a rotated file
+    if (!al) return {al.error()};
+    std::unique_ptr<HttpServer> new_server;
+    if (next.listen != cfg.listen) {
+      auto srv = HttpServer::create(io.get_executor(), next.listen,
+                                    [this](const ServerRequest& r) { return handle(r); });
+      if (!srv) return {srv.error()};
+      new_server = std::move(srv).value();
+    }
+    // Swap.
+    alert_log = std::move(al).value();
+    if (new_server) {
+      new_server->start();  // bound before the old one closes
+      server->stop();
+      server = std::move(new_server);
+      log->info("now listening on {} (port {})", next.listen, server->port());
+      write_port_file();
+    }
+    log->set_level(spdlog::level::from_str(next.log_level));
+    fleet.set_thresholds(
+        AlertThresholds{next.alerts.unreachable_after, next.alerts.throttled_after});
+    poller->set_max_in_flight(next.poll.max_in_flight);
+    apply_jobs(next);
+    warn_needs_restart(next);
+    cfg = std::move(next);
+    return {};
+  }
+
+  /// Jobs added start polling (spread over their interval), jobs removed lose their series
+  /// and their firing alerts resolve, jobs kept keep their state and take a new interval.
+  void apply_jobs(const Config& next) {
+    auto now = system_clock::now();
+    std::set<JobKey> keep;
+    for (const auto& j : next.jobs)
+      keep.insert(j.key);
+    for (const auto& [key, job] : fleet.jobs())
+      if (!keep.count(key)) poller->remove(key);
+    emit(fleet.retain(keep, now));
+    std::vector<JobKey> added;
+    for (const auto& j : next.jobs)
+      if (fleet.add(j.key, j.interval.value_or(next.poll.interval))) added.push_back(j.key);
+    std::size_t i = 0;
+    for (const auto& key : added)
+      poller->add(key, first_poll_offset(i++, added.size(), poll_interval(*fleet.find(key))));
+    metrics.set_tracked_jobs(fleet.size());
+  }
+
+  /// The API client stack is built once; say so when a reload would change it.
+  void warn_needs_restart(const Config& next) {
+    const auto &a = cfg.api, &b = next.api;
+    if (api_base_url(a) != api_base_url(b) || a.timeout != b.timeout || a.ca_file != b.ca_file ||
+        a.max_response_bytes != b.max_response_bytes || a.utc_offset != b.utc_offset ||
+        a.max_connections != b.max_connections ||
+        cfg.credentials.profile != next.credentials.profile ||
+        cfg.credentials.config_file != next.credentials.config_file)
+      log->warn("changes to \"api\" and \"credentials\" take effect at the next restart");
+  }
+
+  /// Writes the bound port to --port-file. Non-blocking: a FIFO nobody reads any more (a
+  /// test that already has the first port) is skipped instead of blocking the loop.
+  void write_port_file() {
+    if (!opt.port_file) return;
+    int fd =
+        ::open(opt.port_file->c_str(), O_WRONLY | O_NONBLOCK | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      log->warn("cannot write the port to {}: {}", *opt.port_file, std::strerror(errno));
+      return;
+    }
+    std::string text = std::to_string(server->port()) + "\n";
+    if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+      log->warn("cannot write the port to {}: {}", *opt.port_file, std::strerror(errno));
+    ::close(fd);
+  }
+
+  /// Stops: no new polls; polls under way get up to kStopGrace to finish, then are
+  /// cancelled; exits within kStopLimit whatever happens.
+  static constexpr auto kStopGrace = 3s;
+  static constexpr auto kStopLimit = 4500ms;
 
   void shutdown() {
     if (stopping) return;
     stopping = true;
+    notifier.stopping();
+    notifier.stop_watchdog();
     if (server) server->stop();
-    signals.cancel();
-    // Polls in flight end within their own deadline; do not wait longer than that.
-    auto grace = std::make_shared<asio::steady_timer>(io, cfg.api.timeout + 1s);
+    auto grace =
+        std::make_shared<asio::steady_timer>(io, std::min<Millis>(cfg.api.timeout, kStopGrace));
     grace->async_wait([this, grace](const boost::system::error_code& ec) {
+      if (ec) return;
+      log->info("cancelling the polls still under way");
+      api.http->cancel_all();
+    });
+    auto limit = std::make_shared<asio::steady_timer>(io, kStopLimit);
+    limit->async_wait([this, limit](const boost::system::error_code& ec) {
       if (!ec) io.stop();
     });
-    poller->stop([this, grace] {
+    poller->stop([this, grace, limit] {
       grace->cancel();
+      limit->cancel();
       io.stop();
     });
   }
 
   ServerResponse handle(const ServerRequest& req) {
-    return route(req, RouterView{fleet, metrics, stopping, poller->down()});
+    return route(req, RouterView{fleet, metrics, stopping, poller ? poller->down() : 0,
+                                 [this] { return reload("POST /-/reload"); }});
   }
 
   int run() {
@@ -187,10 +319,6 @@ struct Daemon::Impl {
       return 1;
     }
     server = std::move(srv).value();
-    if (opt.port_file) {
-      std::ofstream pf(*opt.port_file);
-      pf << server->port() << '\n';
-    }
 
     poller = std::make_unique<Poller>(
         io.get_executor(), *api.client, governor, Poller::Options{cfg.poll.max_in_flight},
@@ -209,6 +337,7 @@ struct Daemon::Impl {
         kVersion, fleet.size(), api.endpoint.url(), cred_source,
         cfg.listen.substr(0, cfg.listen.rfind(':')), server->port(), cfg.alerts.file);
     server->start();
+    write_port_file();
     handle_signals();
     // First polls are spread evenly over the first interval: no thundering herd at start.
     std::size_t i = 0;
@@ -217,6 +346,12 @@ struct Daemon::Impl {
     asio::co_spawn(io, ticker(), report_crash("the pacing ticker", [this](const std::string& m) {
                      log->critical("{}", m);
                    }));
+    // The config is loaded, the listener bound, the pollers started: tell systemd.
+    notifier.ready(status_line());
+    auto period = notifier.start_watchdog(io.get_executor(), [this] { return status_line(); });
+    if (period.count() > 0)
+      log->info("systemd watchdog: {} ms, pinged every {} ms", period.count() / 1000,
+                period.count() / 2000);
     io.run();
     log->info("stopped");
     return 0;

@@ -87,7 +87,13 @@ ServerResponse route(const ServerRequest& req, const RouterView& v) {
   bool get = req.method == "GET" || req.method == "HEAD";
   if (path == "/-/reload") {
     if (req.method != "POST") return text(405, "use POST\n");
-    return text(501, "configuration reload is not supported yet\n");
+    if (!v.reload) return text(503, "reload is not available\n");
+    auto problems = v.reload();
+    if (problems.empty()) return text(200, "configuration reloaded\n");
+    std::string body = "configuration not reloaded; the old one stays:\n";
+    for (const auto& p : problems)
+      body += p + "\n";
+    return text(400, std::move(body));
   }
   struct Route {
     std::string_view path;

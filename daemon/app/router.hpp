@@ -1,6 +1,9 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "core/fleet.hpp"
 #include "io/http_message.hpp"
@@ -15,10 +18,13 @@ struct RouterView {
   const Metrics& metrics;
   bool stopping = false;
   std::size_t pollers_down = 0;  ///< job pollers dead and waiting for their restart
+  /// POST /-/reload: reloads the configuration; returns the problems (none: success).
+  std::function<std::vector<std::string>()> reload = {};
 };
 
-/// Answers one request to mmsmon's HTTP server (README: "HTTP endpoints"). Pure: the same
-/// request and view give the same answer, `/metrics`' process_* values aside.
+/// Answers one request to mmsmon's HTTP server (README: "HTTP endpoints"). Pure but for
+/// the view's one action (reload): the same request and view give the same answer,
+/// `/metrics`' process_* values aside.
 ServerResponse route(const ServerRequest& req, const RouterView& view);
 
 }  // namespace mmsmon

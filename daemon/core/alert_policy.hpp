@@ -76,6 +76,8 @@ struct AlertThresholds {
 class AlertPolicy {
  public:
   explicit AlertPolicy(AlertThresholds t = {}) : t_(t) {}
+  /// New thresholds (a reload); conditions already firing stay firing.
+  void set_thresholds(AlertThresholds t) { t_ = t; }
 
   /// A successful poll with the events it produced; resolves the job's poll conditions.
   std::vector<Alert> on_snapshot(const JobState& st, const std::vector<JobEvent>& events,

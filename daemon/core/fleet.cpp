@@ -80,6 +80,13 @@ std::size_t Fleet::not_polled() const {
   return n;
 }
 
+std::size_t Fleet::failing() const {
+  std::size_t n = 0;
+  for (const auto& [k, j] : jobs_)
+    n += j.state.polled && !j.state.up;
+  return n;
+}
+
 FleetState Fleet::save() const {
   FleetState s;
   s.jobs.reserve(jobs_.size());

@@ -39,6 +39,8 @@ struct FleetState {
 class Fleet {
  public:
   explicit Fleet(AlertThresholds t = {}) : policy_(t) {}
+  /// New alert thresholds (a reload); conditions already firing stay firing.
+  void set_thresholds(AlertThresholds t) { policy_.set_thresholds(t); }
 
   /// Starts tracking `key`, polled every `interval`. A job already tracked keeps its state
   /// and takes the new interval. Returns whether the job is new.
@@ -66,6 +68,8 @@ class Fleet {
   std::vector<const JobState*> states() const;
   /// How many jobs have not finished a poll yet.
   std::size_t not_polled() const;
+  /// How many jobs' last poll failed.
+  std::size_t failing() const;
   std::vector<AlertName> firing_for(const JobKey& key) const { return policy_.firing_for(key); }
   std::size_t firing_count() const { return policy_.firing().size(); }
 

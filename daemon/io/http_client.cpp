@@ -425,6 +425,13 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
   co_return Failure{std::move(e)};
 }
 
+void HttpClient::cancel_all() {
+  auto& d = *impl_->deadlines;
+  for (Conn* c : d.busy)
+    c->deadline = steady_clock::time_point::min();
+  d.sweep(steady_clock::now());
+}
+
 std::uint64_t HttpClient::connections_opened() const {
   return impl_->opened;
 }

@@ -67,6 +67,9 @@ class HttpClient {
   /// dropped, so a new attempt opens a fresh one).
   boost::asio::awaitable<Result<HttpResponse, TransportError>> send(HttpRequest req);
 
+  /// Ends every exchange under way at once (as if its deadline had passed): for shutdown.
+  void cancel_all();
+
   /// Connections opened so far (for tests and metrics).
   std::uint64_t connections_opened() const;
   const Endpoint& endpoint() const;

@@ -139,7 +139,7 @@ struct Poller::Impl {
 
   Millis finish(Entry& e, Result<std::string, ApiError> body, CallOutcome& out) {
     auto r = client.finish_get_job(std::move(body), out, e.key);
-    if (e.removed) return Millis{0};
+    if (e.removed || (stopping && !r)) return Millis{0};
     return on_result(e.key, r);
   }
 
@@ -203,6 +203,15 @@ void Poller::remove(const JobKey& key) {
   std::erase(impl_->waiters, e);
   e->timer.cancel();
   impl_->entries.erase(it);
+}
+
+void Poller::set_max_in_flight(std::size_t n) {
+  auto& i = *impl_;
+  i.opt.max_in_flight = n;
+  while (!i.waiters.empty() && i.in_flight < n) {
+    ++i.in_flight;
+    i.release_slot();  // hands the new slot to the next waiter
+  }
 }
 
 void Poller::stop(std::function<void()> on_idle) {

@@ -46,8 +46,11 @@ class Poller {
 
   /// Starts polling `key`, first after `first_in`. A key already polled is left alone.
   void add(const JobKey& key, Millis first_in);
-  /// Stops polling `key`; a poll under way finishes, its result is dropped.
+  /// Stops polling `key`; a poll under way finishes, its result is dropped. (So are failed
+  /// polls that end after stop(): they were cancelled.)
   void remove(const JobKey& key);
+  /// A new cap on polls under way (a reload); a higher one lets waiting jobs go at once.
+  void set_max_in_flight(std::size_t n);
   /// Stops every job's poller; `on_idle` runs once the last one has ended (at once if none
   /// is running).
   void stop(std::function<void()> on_idle);

@@ -21,12 +21,13 @@ struct World {
   Metrics metrics;
   bool stopping = false;
   std::size_t down = 0;
+  std::function<std::vector<std::string>()> reload;
   World() {
     fleet.add(kSecond, 90s);  // added first, listed second: key order
     fleet.add(kKey, 30s);
   }
   ServerResponse get(std::string_view target, std::string_view method = "GET") {
-    return route(ServerRequest{method, target}, RouterView{fleet, metrics, stopping, down});
+    return route(ServerRequest{method, target}, RouterView{fleet, metrics, stopping, down, reload});
   }
 };
 
@@ -116,8 +117,8 @@ TEST_CASE("router: /api/v1/jobs lists every job in key order with its facts") {
 
 TEST_CASE("router: reload, the index page, unknown paths and methods") {
   World w;
-  CHECK(w.get("/-/reload", "POST").status == 501);
   CHECK(w.get("/-/reload", "GET").status == 405);
+  CHECK(w.get("/-/reload", "POST").status == 503);  // no reload action in this view
   auto index = w.get("/");
   CHECK(index.status == 200);
   CHECK(index.content_type == "text/html; charset=utf-8");
@@ -128,4 +129,25 @@ TEST_CASE("router: reload, the index page, unknown paths and methods") {
   CHECK(nf.body == "not found\n");
   CHECK(w.get("/nope", "POST").status == 404);
   CHECK(w.get("/nope", "DELETE").status == 405);
+}
+
+TEST_CASE("router: POST /-/reload answers 200, or 400 with every problem") {
+  World w;
+  int calls = 0;
+  std::vector<std::string> problems;
+  w.reload = [&] {
+    ++calls;
+    return problems;
+  };
+  auto ok = w.get("/-/reload", "POST");
+  CHECK(ok.status == 200);
+  CHECK(ok.body == "configuration reloaded\n");
+  problems = {"/etc/mmsmon.json:3:5: poll.interval: bad", "/etc/mmsmon.json:7:1: jobs: empty"};
+  auto bad = w.get("/-/reload", "POST");
+  CHECK(bad.status == 400);
+  CHECK(bad.body ==
+        "configuration not reloaded; the old one stays:\n/etc/mmsmon.json:3:5: poll.interval: "
+        "bad\n/etc/mmsmon.json:7:1: jobs: empty\n");
+  CHECK(w.get("/-/reload", "GET").status == 405);
+  CHECK(calls == 2);
 }
