@@ -184,6 +184,12 @@ class ChildProcess {
     if (pid_ <= 0) return false;
     return !wait_exit(std::chrono::milliseconds{0});
   }
+  /// Waits (bounded) for the child to report a port again (e.g. after a new listen
+  /// address) and returns it.
+  unsigned short next_port() {
+    port_ = read_port();
+    return port_;
+  }
   pid_t pid() const { return pid_; }
   unsigned short port() const { return port_; }
   const TempDir& dir() const { return dir_; }
@@ -209,7 +215,7 @@ class ChildProcess {
 
   unsigned short read_port() {
     auto deadline = std::chrono::steady_clock::now() + kStartDeadline;
-    std::string text;
+    std::string text = std::move(port_text_);
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
@@ -235,6 +241,8 @@ class ChildProcess {
                                  " before reporting its port. Its log ends:\n" + tail_of(log_));
       }
     }
+    auto nl = text.find('\n');
+    port_text_ = text.substr(nl + 1);  // a later report, if any, already read
     unsigned long port = std::strtoul(text.c_str(), nullptr, 10);
     if (port == 0 || port > 65535)
       throw std::runtime_error(name_ + " reported no port (\"" + text + "\")");
@@ -244,6 +252,7 @@ class ChildProcess {
   TempDir dir_;
   std::string name_;
   std::string log_;
+  std::string port_text_;  ///< read from the FIFO beyond the last port
   int fifo_fd_ = -1;
   int pidfd_ = -1;
   pid_t pid_ = 0;
@@ -277,9 +286,10 @@ inline std::string file_text(const std::filesystem::path& p) {
 /// Sends one request to 127.0.0.1:port: plain HTTP, or HTTPS trusting `ca_file` when given.
 inline HttpResponse http_call(unsigned short port, const std::string& method,
                               const std::string& target, const std::string& body = "",
-                              const std::string& ca_file = "") {
+                              const std::string& ca_file = "",
+                              const std::string& host = "127.0.0.1") {
   boost::asio::io_context io;
-  Endpoint ep{!ca_file.empty(), "127.0.0.1", port};
+  Endpoint ep{!ca_file.empty(), host, port};
   HttpClientOptions opt;
   if (!ca_file.empty()) opt.ca_file = ca_file;
   auto client = HttpClient::create(io.get_executor(), ep, opt);

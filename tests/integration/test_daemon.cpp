@@ -103,6 +103,8 @@ struct WorldOptions {
   /// Start the daemon as systemd does with StandardError=journal: $JOURNAL_STREAM names
   /// its stderr, so it logs to the journal socket.
   bool journal_stream = false;
+  /// Start it through `sh -c` exporting WATCHDOG_PID=$$ (its own pid, as systemd sets it).
+  bool watchdog_pid = false;
 };
 
 std::vector<std::string> env_with(std::vector<std::string> a, const std::vector<std::string>& b) {
@@ -135,6 +137,8 @@ struct World {
   std::string alerts_path;
   std::unique_ptr<ChildProcess> daemon;
   std::unique_ptr<AlertTail> tail;
+  json::object config;  ///< what the daemon was started with (see rewrite_config)
+  std::string config_path;
 
   explicit World(const WorldOptions& o) : sim(creds_scenario(o.sim_jobs)) {
     alerts_path = (dir.path / "alerts.log").string();
@@ -157,9 +161,13 @@ struct World {
       env.push_back("JOURNAL_STREAM=" + std::to_string(st.st_dev) + ":" +
                     std::to_string(st.st_ino));
     }
-    std::string path = dir.file("mmsmon.json", json::serialize(cfg));
+    config = cfg;
+    config_path = dir.file("mmsmon.json", json::serialize(cfg));
+    std::vector<std::string> argv{MMSMON_PATH, "--config", config_path};
+    if (o.watchdog_pid)
+      argv.insert(argv.begin(), {"/bin/sh", "-c", "WATCHDOG_PID=$$ exec \"$0\" \"$@\""});
     daemon = std::make_unique<ChildProcess>(
-        std::vector<std::string>{MMSMON_PATH, "--config", path}, "--port-file",
+        argv, "--port-file",
         env_with(env, {std::string("ALIBABA_CLOUD_ACCESS_KEY_ID=") + kId,
                        "ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + o.secret}),
         log);
@@ -167,6 +175,13 @@ struct World {
   }
 
   HttpResponse get(const std::string& target) { return http_call(daemon->port(), "GET", target); }
+  HttpResponse post(const std::string& target) { return http_call(daemon->port(), "POST", target); }
+
+  /// Writes a new config file (for a reload): the one started with, changed by `change`.
+  void rewrite_config(const std::function<void(json::object&)>& change) {
+    change(config);
+    std::ofstream(config_path, std::ios::trunc) << json::serialize(config);
+  }
 
   /// The tail of the daemon's log, for failure messages.
   std::string log_tail() const { return "mmsmon's log ends:\n" + tail_of(daemon->log_path()); }
@@ -775,4 +790,222 @@ TEST_CASE("under systemd the main log goes to the journal, with matching priorit
   // Nothing went to stderr: the journal has it all.
   CHECK(w.daemon_log().find("alert=") == std::string::npos);
   CHECK(w.daemon->stop() == 0);
+}
+
+namespace {
+
+/// Plays systemd's side of the notify protocol: a datagram socket named by $NOTIFY_SOCKET.
+/// While it waits it also drains `drain_fd` when asked to (a FIFO the daemon writes to).
+class FakeNotifySocket {
+ public:
+  explicit FakeNotifySocket(const std::filesystem::path& path) : path_(path.string()) {
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    REQUIRE(path_.size() < sizeof a.sun_path);
+    std::strcpy(a.sun_path, path_.c_str());
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  }
+  ~FakeNotifySocket() { close(fd_); }
+  std::string env() const { return "NOTIFY_SOCKET=" + path_; }
+
+  /// The next message within `limit`, or "" when none came. Drains `drain_fd` meanwhile if
+  /// it is >= 0.
+  std::string next(std::chrono::milliseconds limit, int drain_fd = -1) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left <= 0ms) return "";
+      pollfd p[2] = {{fd_, POLLIN, 0}, {drain_fd, POLLIN, 0}};
+      if (poll(p, drain_fd >= 0 ? 2 : 1, static_cast<int>(left.count())) <= 0) continue;
+      if (drain_fd >= 0 && (p[1].revents & POLLIN)) {
+        char buf[65536];
+        (void)!read(drain_fd, buf, sizeof buf);
+      }
+      if (p[0].revents & POLLIN) {
+        char buf[4096];
+        auto n = recv(fd_, buf, sizeof buf, 0);
+        if (n > 0) return std::string(buf, static_cast<std::size_t>(n));
+      }
+    }
+  }
+
+  /// Waits (bounded) for a message containing `what`; returns it.
+  std::string wait_for(const std::string& what, std::chrono::milliseconds limit = 20s,
+                       int drain_fd = -1) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto m = next(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now()),
+                    drain_fd);
+      if (m.find(what) != std::string::npos) return m;
+    }
+    FAIL("no notify message with " << what);
+    return "";
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+}  // namespace
+
+TEST_CASE("systemd: READY once listening, WATCHDOG from the event loop, RELOADING, STOPPING") {
+  TempDir d;
+  FakeNotifySocket notify(d.path / "notify");
+  // The alert file is a FIFO that this test reads only when it wants: when it stops reading,
+  // alert writes block the event loop, and the watchdog pings must stop with it.
+  std::string fifo = (d.path / "alerts.fifo").string();
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  int reader = open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  REQUIRE(reader >= 0);
+  auto [jobs, refs] = numbered_jobs(200);
+  World w({.sim_jobs = jobs,
+           .jobs = refs,
+           .config = {{"alerts", {{"file", fifo}}}},
+           .env = {notify.env(), "WATCHDOG_USEC=200000"},
+           .watchdog_pid = true});
+  // READY comes after the port was reported (the listener is bound), with a status line.
+  auto ready = notify.wait_for("READY=1");
+  CHECK(ready.find("STATUS=watching 200 jobs, 0 failing, 0 alerts firing") != std::string::npos);
+  CHECK(w.get("/-/healthy").status == 200);
+  // Pings at half the period (100 ms): about twenty in two seconds.
+  int pings = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - t0 < 2s)
+    pings += notify.next(500ms, reader).find("WATCHDOG=1") != std::string::npos;
+  CHECK(pings >= 12);
+  CHECK(pings <= 28);
+  // Every job now fails with JobNotFound: 200 alert lines, more than the FIFO holds unread.
+  w.sim.admin("POST", "/admin/faults",
+              R"({"action": "GetMmsJob", "error": {"status": 404, "code": "MmsJobNotFound"}})");
+  bool quiet = false;
+  auto limit = std::chrono::steady_clock::now() + 15s;
+  while (!quiet && std::chrono::steady_clock::now() < limit)
+    quiet = notify.next(1s).empty();  // a second without any message: the loop is stuck
+  CHECK_MESSAGE(quiet, "watchdog pings went on while the event loop was blocked");
+  // Reading the FIFO unblocks the loop; the pings resume.
+  notify.wait_for("WATCHDOG=1", 10s, reader);
+  // A reload: RELOADING=1 with the monotonic time, then READY=1 again.
+  w.daemon->send(SIGHUP);
+  auto reloading = notify.wait_for("RELOADING=1", 10s, reader);
+  CHECK(reloading.find("MONOTONIC_USEC=") != std::string::npos);
+  auto ready2 = notify.wait_for("READY=1", 10s, reader);
+  CHECK(ready2.find("STATUS=watching 200 jobs") != std::string::npos);
+  // Stopping.
+  kill(w.daemon->pid(), SIGTERM);
+  notify.wait_for("STOPPING=1", 10s, reader);
+  CHECK(w.daemon->wait(10s) == 0);
+  close(reader);
+}
+
+TEST_CASE("reload: jobs added start, jobs removed resolve as untracked, jobs kept say nothing") {
+  // Job 2 does not exist: JobNotFound fires for it.
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "kept", "task_num": 10},
+                           {"source_id": 7, "job_id": 3, "name": "added", "task_num": 10}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2}])"});
+  w.tail->wait_for("JobNotFound", "firing", 2);
+  w.wait_ready();
+  auto before = w.get("/metrics").body;
+  double reloaded_at = metric(before, "mmsmon_config_last_reload_success_timestamp_seconds");
+  w.rewrite_config([](json::object& c) {
+    c["jobs"] = json::array{json::object{{"source_id", 7}, {"job_id", 1}, {"interval", "2s"}},
+                            json::object{{"source_id", 7}, {"job_id", 3}}};
+  });
+  auto r = w.post("/-/reload");
+  CHECK(r.status == 200);
+  auto resolved = w.tail->wait_for("JobNotFound", "resolved", 2);
+  CHECK(resolved.at("reason").as_string() == "untracked");
+  w.wait("job 3 to be polled", 20s, [&] {
+    return w.get("/metrics").body.find(R"(mms_job_up{source_id="7",job_id="3"} 1)") !=
+           std::string::npos;
+  });
+  auto after = w.get("/metrics").body;
+  CHECK(after.find(R"(job_id="2")") == std::string::npos);  // its series are gone
+  CHECK(metric(after, "mmsmon_tracked_jobs") == 2);
+  CHECK(metric(after, "mmsmon_config_last_reload_successful") == 1);
+  CHECK(metric(after, "mmsmon_config_last_reload_success_timestamp_seconds") > reloaded_at);
+  // Job 1 kept its state (its last success is older than the reload) and a new interval.
+  auto jobs = json::parse(w.get("/api/v1/jobs").body).as_array();
+  REQUIRE(jobs.size() == 2);
+  CHECK(jobs[0].at("interval_seconds").as_double() == 2);
+  CHECK(jobs[0].at("name").as_string() == "kept");
+  // Nothing but the resolution was said.
+  std::vector<std::string> names;
+  for (const auto& l : w.tail->lines())
+    names.push_back(std::string(l.at("alert").as_string()) + ":" +
+                    std::string(l.at("state").as_string()));
+  CHECK(names == std::vector<std::string>{"JobNotFound:firing", "JobNotFound:resolved"});
+}
+
+TEST_CASE("reload: a broken config keeps the old one, says why, and polling goes on") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "task_num": 10}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}])"});
+  w.wait_ready();
+  std::ofstream(w.config_path, std::ios::trunc)
+      << "{\n  \"api\": {\"endpoint\": \"http://127.0.0.1:1\"},\n  \"jobs\": [],\n  \"pol\": "
+         "1\n}\n";
+  auto r = w.post("/-/reload");
+  CHECK(r.status == 400);
+  CHECK(r.body.find("the old one stays") != std::string::npos);
+  CHECK(r.body.find(w.config_path + ":4:3: pol: unknown key \"pol\"; did you mean \"poll\"?") !=
+        std::string::npos);
+  auto m = w.get("/metrics").body;
+  CHECK(metric(m, "mmsmon_config_last_reload_successful") == 0);
+  CHECK(w.daemon_log().find("reload failed, the old configuration stays") != std::string::npos);
+  w.wait_requests(3);  // still polling the old endpoint
+  CHECK(metric(w.get("/metrics").body, R"(mms_job_up{source_id="7",job_id="1"})") == 1);
+  // SIGHUP takes the same path: with the file fixed, the reload succeeds.
+  w.rewrite_config([](json::object&) {});
+  w.daemon->send(SIGHUP);
+  w.wait("a successful reload", 10s, [&] {
+    return metric(w.get("/metrics").body, "mmsmon_config_last_reload_successful") == 1;
+  });
+}
+
+TEST_CASE(
+    "reload: a new listen address is bound before the old one closes, and the alert file "
+    "and log level take effect") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "status": "INIT", "task_num": 10}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}])"});
+  w.wait_ready();
+  unsigned short old_port = w.daemon->port();
+  std::string new_alerts = (w.dir.path / "alerts-2.log").string();
+  w.rewrite_config([&](json::object& c) {
+    c["listen"] = "127.0.0.2:0";
+    c["alerts"].as_object()["file"] = new_alerts;
+    c["log_level"] = "warn";
+  });
+  w.daemon->send(SIGHUP);
+  unsigned short new_port = w.daemon->next_port();
+  auto healthy = http_call(new_port, "GET", "/-/healthy", "", "", "127.0.0.2");
+  CHECK(healthy.status == 200);
+  CHECK_THROWS(http_call(old_port, "GET", "/-/healthy"));  // closed after the new one was up
+  set_job(w, R"("status": "DOING")");
+  w.wait("JobStarted in the new alert file", 20s,
+         [&] { return file_text(new_alerts).find("JobStarted") != std::string::npos; });
+  CHECK(file_text(w.alerts_path).find("JobStarted") == std::string::npos);
+  // At level warn, the info-level alert line is not in the main log.
+  auto log = w.daemon_log();
+  CHECK(log.find("info alert ts=") == std::string::npos);
+}
+
+TEST_CASE("stop: polls still under way are cancelled and the daemon exits 0 within 5 s") {
+  auto [jobs, refs] = numbered_jobs(3);
+  World w({.sim_jobs = jobs,
+           .jobs = refs,
+           .config = {{"api", {{"timeout", "10s"}}}},
+           .sim_faults = {R"({"delay": "30s"})"}});
+  w.wait("a request under way", 10s,
+         [&] { return w.sim.admin("GET", "/admin/stats").at("in_flight").as_int64() > 0; });
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(w.daemon->stop() == 0);
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(took < 5s);
+  CHECK(took >= 3s);  // they had their grace first
+  CHECK(w.daemon_log().find("cancelling the polls still under way") != std::string::npos);
+  // A cancelled poll is not a failure of the job: nothing was said.
+  CHECK(w.tail->lines().empty());
 }
