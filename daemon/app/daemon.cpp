@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <set>
@@ -24,6 +25,7 @@
 #include "io/http_server.hpp"
 #include "io/poller.hpp"
 #include "io/service_notifier.hpp"
+#include "io/state_store.hpp"
 #include "obs/alert_log.hpp"
 #include "obs/logging.hpp"
 #include "obs/metrics.hpp"
@@ -63,13 +65,98 @@ struct Daemon::Impl {
   ServiceNotifier notifier;
   bool stopping = false;
 
+  // The state file: alerts wait in `pending` until the state that includes them is saved,
+  // so a crash never makes mmsmon say something again.
+  std::optional<StateStore> state;
+  std::vector<Alert> pending;
+  bool dirty = false;
+  bool state_failing = false;
+  steady_clock::time_point last_save{}, last_commit{};
+
   double random01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
 
   void emit(const std::vector<Alert>& alerts) {
+    if (alerts.empty()) return;
+    if (!state) return write_alerts(alerts);
+    pending.insert(pending.end(), alerts.begin(), alerts.end());
+    dirty = true;
+  }
+
+  void write_alerts(const std::vector<Alert>& alerts) {
     for (const auto& a : alerts) {
       alert_log->write(a);
       metrics.on_alert(a);
     }
+  }
+
+  /// Saves the state, then writes the alerts that waited for it. (A failed save is logged
+  /// and counted; the alerts are written anyway: losing them would be worse.)
+  void commit() {
+    if (state) save_state();
+    auto out = std::move(pending);
+    pending.clear();
+    write_alerts(out);
+    last_commit = steady_clock::now();
+  }
+
+  void save_state() {
+    auto now = system_clock::now();
+    auto r = state->save(fleet.save(), now);
+    last_save = steady_clock::now();
+    if (r) {
+      dirty = false;
+      metrics.state_saved(now);
+      if (state_failing) log->info("state saved to {} again", state->path());
+      state_failing = false;
+      return;
+    }
+    metrics.state_save_failed();
+    if (!state_failing) log->error("{} (retrying; polling goes on)", r.error());
+    state_failing = true;
+  }
+
+  /// Commits pending alerts within about a second (at most one save a second in an alert
+  /// storm) and saves a changed state every state_save_interval.
+  asio::awaitable<void> state_loop() {
+    asio::steady_timer t(io);
+    while (!stopping) {
+      t.expires_after(200ms);
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (stopping || !state) continue;
+      auto now = steady_clock::now();
+      if (!pending.empty() && now - last_commit >= std::min<Millis>(1s, cfg.state_save_interval))
+        commit();
+      else if (dirty && now - last_save >= cfg.state_save_interval)
+        save_state();
+    }
+  }
+
+  /// The state file: `state_file`, else `$STATE_DIRECTORY/state.json` under systemd.
+  std::optional<std::string> state_path(const Config& c) const {
+    if (c.state_file) return c.state_file;
+    if (const char* dir = std::getenv("STATE_DIRECTORY"); dir && *dir) {
+      std::string d(dir);
+      return d.substr(0, d.find(':')) + "/state.json";
+    }
+    return std::nullopt;
+  }
+
+  /// Restores the fleet from the state file, if there is one that can be used.
+  void load_state() {
+    auto path = state_path(cfg);
+    if (!path) return;
+    state.emplace(*path);
+    auto loaded = state->load(system_clock::now());
+    if (loaded.problem) {
+      log->error("{}", *loaded.problem);
+      metrics.state_set_aside();
+    }
+    if (!loaded.state) return;
+    std::size_t jobs = loaded.state->state.jobs.size();
+    std::size_t firing = loaded.state->state.firing.size();
+    fleet.restore(std::move(loaded.state->state));
+    log->info("state restored from {} (written {}): {} jobs, {} alerts firing", *path,
+              rfc3339(loaded.state->written), jobs, firing);
   }
 
   Pacing pacing() const {
@@ -110,6 +197,7 @@ struct Daemon::Impl {
     }
     out.insert(out.end(), change.alerts.begin(), change.alerts.end());
     emit(out);
+    dirty = true;
     TrackedJob* j = fleet.find(key);
     if (!j) return Millis{0};
     return next_poll_delay(*j, outcome, ScheduleOptions{.jitter = cfg.poll.jitter}, random01());
@@ -142,6 +230,7 @@ struct Daemon::Impl {
       if (stopping) {
         // A second TERM/INT while stopping: the operator wants out now.
         log->warn("signal {} while stopping: exiting at once", sig);
+        commit();
         io.stop();
         return;
       }
@@ -210,6 +299,14 @@ struct Daemon::Impl {
     poller->set_max_in_flight(next.poll.max_in_flight);
     apply_jobs(next);
     warn_needs_restart(next);
+    if (state_path(next) != state_path(cfg)) {
+      auto path = state_path(next);
+      if (path)
+        state.emplace(*path);
+      else
+        state.reset();
+      if (!state) write_alerts(std::exchange(pending, {}));
+    }
     cfg = std::move(next);
     return {};
   }
@@ -280,11 +377,14 @@ struct Daemon::Impl {
     });
     auto limit = std::make_shared<asio::steady_timer>(io, kStopLimit);
     limit->async_wait([this, limit](const boost::system::error_code& ec) {
-      if (!ec) io.stop();
+      if (ec) return;
+      commit();
+      io.stop();
     });
     poller->stop([this, grace, limit] {
       grace->cancel();
       limit->cancel();
+      commit();  // the state is flushed, pending alerts written
       io.stop();
     });
   }
@@ -326,8 +426,13 @@ struct Daemon::Impl {
         [this](const JobKey& k, const std::string& what, Millis restart_in) {
           on_poller_crash(k, what, restart_in);
         });
-    for (const auto& j : cfg.jobs)
+    load_state();
+    std::set<JobKey> configured;
+    for (const auto& j : cfg.jobs) {
       fleet.add(j.key, j.interval.value_or(cfg.poll.interval));
+      configured.insert(j.key);
+    }
+    emit(fleet.retain(configured, system_clock::now()));  // jobs dropped from the config
     metrics.set_tracked_jobs(fleet.size());
     metrics.config_loaded(system_clock::now());
 
@@ -343,9 +448,9 @@ struct Daemon::Impl {
     std::size_t i = 0;
     for (const auto& [key, job] : fleet.jobs())
       poller->add(key, first_poll_offset(i++, fleet.size(), poll_interval(job)));
-    asio::co_spawn(io, ticker(), report_crash("the pacing ticker", [this](const std::string& m) {
-                     log->critical("{}", m);
-                   }));
+    auto crash = [this](const std::string& m) { log->critical("{}", m); };
+    asio::co_spawn(io, ticker(), report_crash("the pacing ticker", crash));
+    asio::co_spawn(io, state_loop(), report_crash("the state saver", crash));
     // The config is loaded, the listener bound, the pollers started: tell systemd.
     notifier.ready(status_line());
     auto period = notifier.start_watchdog(io.get_executor(), [this] { return status_line(); });

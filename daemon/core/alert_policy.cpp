@@ -34,6 +34,12 @@ std::string_view to_string(AlertName n) {
   return "?";
 }
 
+std::optional<AlertName> parse_alert_name(std::string_view s) {
+  for (int i = 0; i <= static_cast<int>(kLastAlertName); ++i)
+    if (to_string(static_cast<AlertName>(i)) == s) return static_cast<AlertName>(i);
+  return std::nullopt;
+}
+
 std::ostream& operator<<(std::ostream& os, AlertName n) {
   return os << to_string(n);
 }
@@ -241,8 +247,13 @@ std::vector<AlertPolicy::Firing> AlertPolicy::firing() const {
 
 void AlertPolicy::restore_firing(const std::vector<Firing>& f) {
   firing_.clear();
-  for (const auto& x : f)
+  throttle_since_.reset();
+  calm_since_.reset();
+  for (const auto& x : f) {
     firing_.try_emplace(CondKey{x.alert, x.job}, Condition{x.since});
+    // A restored ApiThrottled resolves after throttled_after at full speed, as a live one.
+    if (x.alert == AlertName::api_throttled) throttle_since_ = x.since;
+  }
 }
 
 std::vector<Alert> AlertPolicy::on_snapshot(const JobState& st, const std::vector<JobEvent>& events,

@@ -28,7 +28,11 @@ enum class AlertName {
   api_auth_failed,
   api_throttled,
 };
+/// The last of AlertName (parse_alert_name walks them all): keep it the last one.
+inline constexpr AlertName kLastAlertName = AlertName::api_throttled;
 std::string_view to_string(AlertName n);
+/// The alert named `s` (`JobStarted`, ...), if there is one.
+std::optional<AlertName> parse_alert_name(std::string_view s);
 std::ostream& operator<<(std::ostream& os, AlertName n);
 
 enum class AlertState { firing, resolved, event };

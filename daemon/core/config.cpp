@@ -341,8 +341,9 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
   Decoder d;
   // One decoder per top-level key; keys of later releases are refused, never ignored.
   const auto* o = d.object(parsed.value(), "",
-                           {"api", "credentials", "poll", "jobs", "listen", "alerts", "log_level"},
-                           {"discover", "state_file"});
+                           {"api", "credentials", "poll", "jobs", "listen", "alerts", "log_level",
+                            "state_file", "state_save_interval"},
+                           {"discover"});
   if (o) {
     if (auto* x = o->if_contains("api"))
       decode_api(d, *x, cfg.api);
@@ -354,6 +355,10 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
     if (auto* x = o->if_contains("listen")) decode_listen(d, *x, cfg.listen);
     if (auto* x = o->if_contains("alerts")) decode_alerts(d, *x, cfg.alerts);
     if (auto* x = o->if_contains("log_level")) decode_log_level(d, *x, cfg.log_level);
+    if (auto* x = o->if_contains("state_file"))
+      if (auto f = d.string(*x, "state_file")) cfg.state_file = *f;
+    if (auto* x = o->if_contains("state_save_interval"))
+      if (auto t = d.duration(*x, "state_save_interval", 100ms)) cfg.state_save_interval = *t;
     if (!o->contains("jobs") && !o->contains("discover"))
       d.add("", "no jobs to watch: set \"jobs\"");
     else if (o->contains("jobs") && cfg.jobs.empty() && d.problems.empty())

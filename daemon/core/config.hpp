@@ -61,6 +61,10 @@ struct Config {
   std::string listen = "127.0.0.1:9854";
   AlertsConfig alerts;
   std::string log_level = "info";  ///< trace, debug, info, warn, error
+  /// Where the fleet's state survives restarts; unset: `$STATE_DIRECTORY/state.json` under
+  /// systemd (StateDirectory=), else no state file.
+  std::optional<std::string> state_file;
+  Millis state_save_interval = 5s;  ///< the state is saved at most this often (and at stop)
 };
 
 /// One problem found in a config file.

@@ -100,6 +100,7 @@ void Fleet::restore(FleetState state) {
   jobs_.clear();
   for (auto& j : state.jobs) {
     JobKey k = j.state.key;
+    j.state.polled = false;  // not by this run: /-/ready waits for a fresh poll
     jobs_.insert_or_assign(k, std::move(j));
   }
   policy_.restore_firing(state.firing);

@@ -73,7 +73,8 @@ class Fleet {
   std::vector<AlertName> firing_for(const JobKey& key) const { return policy_.firing_for(key); }
   std::size_t firing_count() const { return policy_.firing().size(); }
 
-  /// The fleet as a plain value, and back (replacing jobs and firing alerts, saying nothing).
+  /// The fleet as a plain value, and back (replacing jobs and firing alerts, saying nothing;
+  /// restored jobs count as not polled yet by this run).
   FleetState save() const;
   void restore(FleetState state);
 

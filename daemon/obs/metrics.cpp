@@ -300,6 +300,21 @@ struct Metrics::Impl {
           .Help("Job pollers restarted after an internal error.")
           .Register(*registry);
   pm::Counter& poller_restarts = poller_restarts_f.Add({});
+  pm::Gauge& state_saved_at = pm::BuildGauge()
+                                  .Name("mmsmon_state_last_save_timestamp_seconds")
+                                  .Help("When the state file was last saved.")
+                                  .Register(*registry)
+                                  .Add({});
+  pm::Counter& state_save_failures = pm::BuildCounter()
+                                         .Name("mmsmon_state_save_failures_total")
+                                         .Help("Saves of the state file that failed.")
+                                         .Register(*registry)
+                                         .Add({});
+  pm::Counter& state_set_aside = pm::BuildCounter()
+                                     .Name("mmsmon_state_set_aside_total")
+                                     .Help("Unusable state files moved aside at start.")
+                                     .Register(*registry)
+                                     .Add({});
   pm::Gauge& tracked_jobs = tracked.Add({});
   pm::Gauge& reload_ok_g = reload_ok.Add({});
   pm::Gauge& reload_ts_g = reload_ts.Add({});
@@ -357,6 +372,18 @@ void Metrics::config_loaded(WallTime when) {
 
 void Metrics::config_load_failed() {
   impl_->reload_ok_g.Set(0);
+}
+
+void Metrics::state_saved(WallTime when) {
+  impl_->state_saved_at.Set(seconds(when));
+}
+
+void Metrics::state_save_failed() {
+  impl_->state_save_failures.Increment();
+}
+
+void Metrics::state_set_aside() {
+  impl_->state_set_aside.Increment();
 }
 
 void Metrics::on_poller_restart() {

@@ -28,6 +28,10 @@ class Metrics {
   /// A reload failed: the old configuration stays.
   void config_load_failed();
   void on_poller_restart();
+  /// The state file was saved at `when`; or a save failed; or an unusable file was set aside.
+  void state_saved(WallTime when);
+  void state_save_failed();
+  void state_set_aside();
 
   /// The whole exposition (text format 0.0.4) for these jobs. Jobs appear in the order
   /// given; series of jobs not given do not appear.

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <random>
 #include <set>
 #include <thread>
 
@@ -139,6 +140,8 @@ struct World {
   std::unique_ptr<AlertTail> tail;
   json::object config;  ///< what the daemon was started with (see rewrite_config)
   std::string config_path;
+  std::vector<std::string> argv_, env_;
+  std::string log_;
 
   explicit World(const WorldOptions& o) : sim(creds_scenario(o.sim_jobs)) {
     alerts_path = (dir.path / "alerts.log").string();
@@ -166,13 +169,16 @@ struct World {
     std::vector<std::string> argv{MMSMON_PATH, "--config", config_path};
     if (o.watchdog_pid)
       argv.insert(argv.begin(), {"/bin/sh", "-c", "WATCHDOG_PID=$$ exec \"$0\" \"$@\""});
-    daemon = std::make_unique<ChildProcess>(
-        argv, "--port-file",
-        env_with(env, {std::string("ALIBABA_CLOUD_ACCESS_KEY_ID=") + kId,
-                       "ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + o.secret}),
-        log);
+    argv_ = argv;
+    env_ = env_with(env, {std::string("ALIBABA_CLOUD_ACCESS_KEY_ID=") + kId,
+                          "ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + o.secret});
+    log_ = log;
+    start_daemon();
     tail->context = [this] { return log_tail(); };
   }
+
+  /// Starts the daemon (again), with the same command line, environment and log file.
+  void start_daemon() { daemon = std::make_unique<ChildProcess>(argv_, "--port-file", env_, log_); }
 
   HttpResponse get(const std::string& target) { return http_call(daemon->port(), "GET", target); }
   HttpResponse post(const std::string& target) { return http_call(daemon->port(), "POST", target); }
@@ -1008,4 +1014,130 @@ TEST_CASE("stop: polls still under way are cancelled and the daemon exits 0 with
   CHECK(w.daemon_log().find("cancelling the polls still under way") != std::string::npos);
   // A cancelled poll is not a failure of the job: nothing was said.
   CHECK(w.tail->lines().empty());
+}
+
+namespace {
+
+std::size_t count_lines(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    n += l.find(what) != std::string::npos;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("state: a restart says nothing again and alerts once what happened while down") {
+  // Job 2 does not exist (JobNotFound fires); job 1 runs.
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "orders", "status": "DOING",
+                           "task_num": 10, "task_done": 2}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2}])"});
+  // The state file lives in the World's own directory: restart with it from the start.
+  CHECK(w.daemon->stop() == 0);
+  std::filesystem::remove(w.alerts_path);
+  std::string state = (w.dir.path / "state.json").string();
+  w.rewrite_config([&](json::object& c) {
+    c["state_file"] = state;
+    c["state_save_interval"] = "200ms";
+  });
+  w.tail = std::make_unique<AlertTail>(w.alerts_path);
+  w.start_daemon();
+  w.tail->wait_for("JobNotFound", "firing", 2);
+  w.wait_ready();
+  w.wait("the state saved", 10s,
+         [&] { return file_text(state).find("\"JobNotFound\"") != std::string::npos; });
+  CHECK(w.daemon->stop() == 0);
+  // While mmsmon is down, job 1 fails.
+  set_job(w, R"("status": "FAILED")");
+  w.start_daemon();
+  w.wait_ready();
+  auto failed = w.tail->wait_for("JobFailed");
+  CHECK(failed.at("from").as_string() == "DOING");
+  CHECK(w.daemon_log().find("state restored from " + state) != std::string::npos);
+  w.wait_requests(4);
+  CHECK(w.daemon->stop() == 0);
+  w.start_daemon();  // a third start: nothing new happened, nothing is said
+  w.wait_ready();
+  w.wait_requests(4);
+  auto alerts = file_text(w.alerts_path);
+  CHECK(count_lines(alerts, "\"JobNotFound\"") == 1);
+  CHECK(count_lines(alerts, "\"JobFailed\"") == 1);
+  CHECK(count_lines(alerts, "\"alert\"") == 2);
+  auto m = w.get("/metrics").body;
+  CHECK(metric(m, R"(mms_job_transitions_total{source_id="7",job_id="1",to="FAILED"})") == 1);
+  CHECK(metric(m, "mmsmon_state_last_save_timestamp_seconds") > 0);
+}
+
+TEST_CASE("state: an unusable state file is set aside and the daemon starts fresh") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "task_num": 10}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}])"});
+  std::string state = (w.dir.path / "state.json").string();
+  w.rewrite_config([&](json::object& c) { c["state_file"] = state; });
+  CHECK(w.daemon->stop() == 0);
+  std::ofstream(state) << "{\"format\": \"mmsmon-state\", \"version\": 99}";  // from the future
+  w.start_daemon();
+  w.wait_ready();
+  auto log = w.daemon_log();
+  CHECK(log.find("state file " + state +
+                 " is unusable (format version 99, this build reads "
+                 "version 1); moved it to " +
+                 state + ".bad-") != std::string::npos);
+  CHECK(metric(w.get("/metrics").body, "mmsmon_state_set_aside_total") == 1);
+  w.wait("a new state file", 20s,
+         [&] { return file_text(state).find("\"mmsmon-state\"") != std::string::npos; });
+}
+
+TEST_CASE("state: an unwritable state directory is logged and counted, polling goes on") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "task_num": 10}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}])",
+           .config = {{"state_file", "/nonexistent/dir/state.json"},
+                      {"state_save_interval", "200ms"}}});
+  w.wait_ready();
+  w.wait("a failed save counted", 10s,
+         [&] { return metric(w.get("/metrics").body, "mmsmon_state_save_failures_total") >= 1; });
+  CHECK(count_lines(w.daemon_log(), "cannot save the state to /nonexistent/dir/state.json") == 1);
+  w.wait_requests(3);
+  CHECK(metric(w.get("/metrics").body, R"(mms_job_up{source_id="7",job_id="1"})") == 1);
+  CHECK(w.daemon->stop() == 0);
+}
+
+TEST_CASE("state: killed at random moments while saving, every start loads a valid file") {
+  // 300 jobs that progress (the state changes all the time, saved every 100 ms) and 5 that
+  // do not exist (each JobNotFound is said once, whatever the restarts).
+  std::string sim_jobs = "[", jobs = "[";
+  for (int i = 1; i <= 305; ++i) {
+    if (i <= 300)
+      sim_jobs += std::string(i > 1 ? "," : "") + R"({"source_id": 7, "job_id": )" +
+                  std::to_string(i) + R"(, "task_num": 100000, "rate": 20})";
+    jobs +=
+        std::string(i > 1 ? "," : "") + R"({"source_id": 7, "job_id": )" + std::to_string(i) + "}";
+  }
+  World w({.sim_jobs = sim_jobs + "]", .jobs = jobs + "]"});
+  std::string state = (w.dir.path / "state.json").string();
+  w.rewrite_config([&](json::object& c) {
+    c["state_file"] = state;
+    c["state_save_interval"] = "100ms";
+    c["log_level"] = "info";
+  });
+  CHECK(w.daemon->stop() == 0);
+  std::mt19937 rng(20261126);
+  std::uniform_int_distribution<int> pause_ms(100, 1500);
+  for (int round = 0; round < 12; ++round) {
+    CAPTURE(round);
+    w.start_daemon();
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));  // a random moment
+    w.daemon->stop(SIGKILL);
+  }
+  w.start_daemon();
+  w.wait_ready();
+  auto log = w.daemon_log();
+  CHECK(log.find("is unusable") == std::string::npos);
+  CHECK(count_lines(log, "state restored from " + state) >= 6);  // most starts found one
+  auto alerts = file_text(w.alerts_path);
+  for (int i = 301; i <= 305; ++i) {
+    CAPTURE(i);
+    CHECK(count_lines(alerts, "\"job_id\":" + std::to_string(i) + ",") <= 1);
+  }
+  CHECK(w.daemon->stop() == 0);
 }
