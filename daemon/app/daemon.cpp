@@ -260,6 +260,8 @@ struct Daemon::Impl {
       metrics.config_load_failed();
       for (const auto& p : problems)
         log->error("{}: reload failed, the old configuration stays: {}", why, p);
+      // Whatever the new file says, the alert file is reopened: logrotate relies on it.
+      if (auto r = alert_log->reopen(); !r) log->error("{}: {}", why, r.error());
     }
     notifier.ready(status_line());
     return problems;
