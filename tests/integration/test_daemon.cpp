@@ -953,6 +953,7 @@ TEST_CASE("reload: a broken config keeps the old one, says why, and polling goes
   std::ofstream(w.config_path, std::ios::trunc)
       << "{\n  \"api\": {\"endpoint\": \"http://127.0.0.1:1\"},\n  \"jobs\": [],\n  \"pol\": "
          "1\n}\n";
+  std::filesystem::rename(w.alerts_path, w.alerts_path + ".1");  // logrotate ran
   auto r = w.post("/-/reload");
   CHECK(r.status == 400);
   CHECK(r.body.find("the old one stays") != std::string::npos);
@@ -963,6 +964,10 @@ TEST_CASE("reload: a broken config keeps the old one, says why, and polling goes
   CHECK(w.daemon_log().find("reload failed, the old configuration stays") != std::string::npos);
   w.wait_requests(3);  // still polling the old endpoint
   CHECK(metric(w.get("/metrics").body, R"(mms_job_up{source_id="7",job_id="1"})") == 1);
+  // The alert file was reopened all the same: the next alert is in the new file.
+  set_job(w, R"("stopped": true)");
+  w.wait("JobStopped in the reopened alert file", 20s,
+         [&] { return file_text(w.alerts_path).find("JobStopped") != std::string::npos; });
   // SIGHUP takes the same path: with the file fixed, the reload succeeds.
   w.rewrite_config([](json::object&) {});
   w.daemon->send(SIGHUP);
