@@ -46,7 +46,10 @@ struct Daemon::Impl {
         fleet(AlertThresholds{cfg.alerts.unreachable_after, cfg.alerts.throttled_after}),
         signals(io, SIGINT, SIGTERM, SIGHUP),
         rng(std::random_device{}()),
-        notifier([this](const std::string& m) { log->error("{}", m); }) {}
+        notifier([this](const std::string& m, bool first) {
+          metrics.on_notify_failure();
+          if (first) log->error("{} (systemd will not see READY, STATUS or the watchdog)", m);
+        }) {}
 
   Config cfg;
   DaemonOptions opt;

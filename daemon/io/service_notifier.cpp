@@ -23,14 +23,17 @@ struct ServiceNotifier::Impl {
   void send(const std::string& msg) {
     if (!enabled) return;
     int r = sd_notify(0, msg.c_str());
-    if (r > 0) return;
+    if (r > 0) {
+      reported = false;
+      return;
+    }
     ++failures;
-    if (!reported && on_error) {
-      reported = true;
+    if (on_error)
       on_error(r < 0 ? std::string("cannot notify the service manager ($NOTIFY_SOCKET): ") +
                            std::strerror(-r)
-                     : std::string("$NOTIFY_SOCKET is set but unusable"));
-    }
+                     : std::string("$NOTIFY_SOCKET is set but unusable"),
+               !reported);
+    reported = true;
   }
 
   void tick(const std::shared_ptr<Impl>& self) {

@@ -11,11 +11,11 @@ namespace mmsmon {
 
 /// Talks to the service manager (systemd's notify protocol, through libsystemd's
 /// sd_notify): READY, RELOADING, STOPPING, STATUS, and the watchdog. Without
-/// $NOTIFY_SOCKET every call is a no-op. A message that cannot be delivered is counted and
-/// reported once through `on_error`; the daemon goes on.
+/// $NOTIFY_SOCKET every call is a no-op. Each message that cannot be delivered is reported
+/// through `on_error` (`first` for the first of a run of failures); the daemon goes on.
 class ServiceNotifier {
  public:
-  using OnError = std::function<void(const std::string& message)>;
+  using OnError = std::function<void(const std::string& message, bool first)>;
 
   explicit ServiceNotifier(OnError on_error);
   ~ServiceNotifier();

@@ -310,6 +310,12 @@ struct Metrics::Impl {
                                          .Help("Saves of the state file that failed.")
                                          .Register(*registry)
                                          .Add({});
+  pm::Counter& notify_failures =
+      pm::BuildCounter()
+          .Name("mmsmon_systemd_notify_failures_total")
+          .Help("Messages to systemd ($NOTIFY_SOCKET) that could not be delivered.")
+          .Register(*registry)
+          .Add({});
   pm::Counter& state_set_aside = pm::BuildCounter()
                                      .Name("mmsmon_state_set_aside_total")
                                      .Help("Unusable state files moved aside at start.")
@@ -384,6 +390,10 @@ void Metrics::state_save_failed() {
 
 void Metrics::state_set_aside() {
   impl_->state_set_aside.Increment();
+}
+
+void Metrics::on_notify_failure() {
+  impl_->notify_failures.Increment();
 }
 
 void Metrics::on_poller_restart() {

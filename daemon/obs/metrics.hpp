@@ -28,6 +28,8 @@ class Metrics {
   /// A reload failed: the old configuration stays.
   void config_load_failed();
   void on_poller_restart();
+  /// A message to systemd ($NOTIFY_SOCKET) could not be delivered.
+  void on_notify_failure();
   /// The state file was saved at `when`; or a save failed; or an unusable file was set aside.
   void state_saved(WallTime when);
   void state_save_failed();

@@ -988,6 +988,7 @@ TEST_CASE(
     c["listen"] = "127.0.0.2:0";
     c["alerts"].as_object()["file"] = new_alerts;
     c["log_level"] = "warn";
+    c["alerts"].as_object()["unreachable_after"] = "1h";
   });
   w.daemon->send(SIGHUP);
   unsigned short new_port = w.daemon->next_port();
@@ -1001,6 +1002,15 @@ TEST_CASE(
   // At level warn, the info-level alert line is not in the main log.
   auto log = w.daemon_log();
   CHECK(log.find("info alert ts=") == std::string::npos);
+  // unreachable_after is 1h now (2 s before): failing polls for a few seconds raise nothing.
+  w.sim.admin(
+      "POST", "/admin/faults",
+      R"({"job": {"source_id": 7, "job_id": 1}, "error": {"status": 500, "code": "InternalError"}})");
+  auto requests = [&] { return w.sim.admin("GET", "/admin/stats").at("requests").as_int64(); };
+  auto r0 = requests();
+  w.wait("failing polls for 4 s", 20s, [&] { return requests() >= r0 + 4; });
+  std::this_thread::sleep_for(2s);  // past the old threshold
+  CHECK(file_text(new_alerts).find("JobUnreachable") == std::string::npos);
 }
 
 TEST_CASE("stop: polls still under way are cancelled and the daemon exits 0 within 5 s") {
@@ -1144,5 +1154,19 @@ TEST_CASE("state: killed at random moments while saving, every start loads a val
     CAPTURE(i);
     CHECK(count_lines(alerts, "\"job_id\":" + std::to_string(i) + ",") <= 1);
   }
+  CHECK(w.daemon->stop() == 0);
+}
+
+TEST_CASE("systemd: a NOTIFY_SOCKET that points nowhere is logged once and counted") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "task_num": 10}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}])",
+           .env = {"NOTIFY_SOCKET=/nonexistent/notify", "WATCHDOG_USEC=200000"},
+           .watchdog_pid = true});
+  w.wait_ready();
+  w.wait("failed notifications counted", 10s, [&] {
+    return metric(w.get("/metrics").body, "mmsmon_systemd_notify_failures_total") >= 3;
+  });
+  CHECK(count_lines(w.daemon_log(), "cannot notify the service manager ($NOTIFY_SOCKET)") == 1);
+  CHECK(metric(w.get("/metrics").body, R"(mms_job_up{source_id="7",job_id="1"})") == 1);
   CHECK(w.daemon->stop() == 0);
 }
