@@ -1079,6 +1079,14 @@ TEST_CASE("state: a restart says nothing again and alerts once what happened whi
   CHECK(count_lines(alerts, "\"JobNotFound\"") == 1);
   CHECK(count_lines(alerts, "\"JobFailed\"") == 1);
   CHECK(count_lines(alerts, "\"alert\"") == 2);
+  // A fourth start without job 2 in the config: it is dropped, its alert resolves.
+  CHECK(w.daemon->stop() == 0);
+  w.rewrite_config([](json::object& c) {
+    c["jobs"] = json::array{json::object{{"source_id", 7}, {"job_id", 1}}};
+  });
+  w.start_daemon();
+  auto dropped = w.tail->wait_for("JobNotFound", "resolved", 2);
+  CHECK(dropped.at("reason").as_string() == "untracked");
   auto m = w.get("/metrics").body;
   CHECK(metric(m, R"(mms_job_transitions_total{source_id="7",job_id="1",to="FAILED"})") == 1);
   CHECK(metric(m, "mmsmon_state_last_save_timestamp_seconds") > 0);
