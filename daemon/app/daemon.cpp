@@ -35,6 +35,18 @@ namespace mmsmon {
 namespace asio = boost::asio;
 using namespace std::chrono;
 
+namespace {
+
+/// A wait the API asks for pauses every request for at most the smaller of poll.interval
+/// and 5 minutes.
+ThrottleGovernor::Options governor_options(const Config& c) {
+  ThrottleGovernor::Options o;
+  o.max_pause = std::min<Millis>(c.poll.interval, 5min);
+  return o;
+}
+
+}  // namespace
+
 /// The composition: builds the pieces, wires their callbacks, handles signals and the
 /// lifecycle. Decisions live in the fleet (core/fleet), the schedule (core/schedule) and
 /// the router (app/router); I/O in the poller, the clients and the server (io/).
@@ -44,6 +56,7 @@ struct Daemon::Impl {
         opt(std::move(o)),
         creds(std::move(cr)),
         fleet(AlertThresholds{cfg.alerts.unreachable_after, cfg.alerts.throttled_after}),
+        governor(governor_options(cfg)),
         signals(io, SIGINT, SIGTERM, SIGHUP),
         rng(std::random_device{}()),
         notifier([this](const std::string& m, bool first) {

@@ -16,8 +16,10 @@ void ThrottleGovernor::on_outcome(SteadyTime now, std::optional<FailureReason> f
   bool throttled = failure == FailureReason::throttled;
   bool exhausted = rl && rl->remain && *rl->remain <= 0;
   if (throttled || exhausted) {
-    Millis pause =
+    Millis asked =
         retry_after ? *retry_after : (rl && rl->time_left ? *rl->time_left : o_.default_pause);
+    // Clamped before it is added to a time point: no overflow whatever the header said.
+    Millis pause = std::clamp(asked, Millis{0}, o_.max_pause);
     paused_until_ = std::max(paused_until_, now + pause);
     // Answers to requests that were already on their way when we last widened the gap
     // say nothing new: widen at most once per gap.

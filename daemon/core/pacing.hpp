@@ -20,6 +20,10 @@ class ThrottleGovernor {
     Millis min_gap{50};           ///< the gap after a first throttle
     Millis max_gap{10'000};       ///< the widest gap between two requests
     Millis default_pause{1'000};  ///< pause when the API gives no TimeLeft
+    /// The longest pause one answer can impose on every request: a `TimeLeft` of a day (or
+    /// of INT64_MAX ms) must not freeze the fleet. The daemon sets the smaller of
+    /// poll.interval and 5 minutes.
+    Millis max_pause{5 * 60 * 1'000};
   };
   ThrottleGovernor() : ThrottleGovernor(Options{}) {}
   explicit ThrottleGovernor(Options o) : o_(o) {}

@@ -50,3 +50,25 @@ TEST_CASE("other failures do not slow anything") {
   g.on_outcome(t, FailureReason::server, std::nullopt, std::nullopt);
   CHECK(g.reserve(t) == t);
 }
+
+TEST_CASE("a server-requested pause is capped: one answer never freezes the fleet") {
+  ThrottleGovernor::Options o;
+  o.max_pause = std::chrono::minutes(5);
+  ThrottleGovernor g(o);
+  SteadyTime t{};
+  t += std::chrono::hours(1000);
+  RateLimit day;
+  day.remain = 0;
+  day.time_left = std::chrono::milliseconds(86'400'000);
+  g.on_outcome(t, FailureReason::throttled, day, std::nullopt);
+  CHECK(g.reserve(t) == t + std::chrono::minutes(5));
+  RateLimit forever;
+  forever.remain = 0;
+  forever.time_left = std::chrono::milliseconds(INT64_MAX);  // no overflow (UBSan checks)
+  ThrottleGovernor h(o);
+  h.on_outcome(t, FailureReason::throttled, forever, std::nullopt);
+  CHECK(h.reserve(t) <= t + std::chrono::minutes(5) + h.gap());
+  ThrottleGovernor k(o);
+  k.on_outcome(t, FailureReason::throttled, std::nullopt, std::chrono::milliseconds(-5));
+  CHECK(k.reserve(t) == t);  // a negative wait is no wait
+}
