@@ -208,6 +208,9 @@ bool has_line_break(std::string_view s) {
 }
 
 constexpr std::size_t kReadSize = 16 * 1024;
+/// Bytes the parser may leave unconsumed: a header line, a chunk-size line with its
+/// extension, a trailer. More is a hostile or broken server; the buffer never grows past it.
+constexpr std::size_t kMaxUnparsed = 64 * 1024 + kReadSize;
 
 }  // namespace
 
@@ -363,6 +366,7 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
   parser.header_limit(64 * 1024);
   if (head) parser.skip(true);  // a HEAD response has no body
   bool got_bytes = false;
+  bool overflow = false;
   boost::system::error_code ec;
   const char* step = "write request";
   {
@@ -387,6 +391,11 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
           break;
         } else if (used > 0) {
           continue;  // parse what is left in the buffer before reading more
+        }
+        if (c->buf.size() >= kMaxUnparsed) {
+          overflow = true;
+          ec = http::error::buffer_overflow;
+          break;
         }
       }
       if (c->tls)
@@ -417,8 +426,13 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
     co_return out;
   }
   auto e = classify(ec, step, c->timed_out);
-  if (e.kind == TransportFailure::too_large)
+  if (overflow) {
+    e.kind = TransportFailure::too_large;
+    e.message = "response framing (a chunk-size line, its extension or a trailer) exceeds " +
+                std::to_string(kMaxUnparsed) + " bytes; cut off";
+  } else if (e.kind == TransportFailure::too_large) {
     e.message = "response body exceeds " + std::to_string(opt.max_body) + " bytes; cut off";
+  }
   // The server may close an idle kept-alive connection at any moment; that is no failure
   // of the request itself.
   if (reused && !got_bytes && e.kind == TransportFailure::network) e.stale_connection = true;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <fstream>
 
 #include "io/mms_client.hpp"
 #include "sim_process.hpp"
@@ -227,6 +228,28 @@ TEST_CASE("a 100 MB body is cut off at the limit, not buffered") {
   CHECK(r.error().reason == FailureReason::decode);
   CHECK(r.error().message.find("exceeds 1048576 bytes") != std::string::npos);
   CHECK(s.get(3).ok());  // a fresh connection serves the next request
+}
+
+TEST_CASE("endless chunked framing is cut off as too large, memory stays flat") {
+  SimProcess sim(kScenario);
+  HttpClientOptions opt;
+  opt.max_body = 8u << 20;
+  Stack s(sim.url(), opt);
+  for (std::string kind : {"chunk_ext", "trailer"}) {
+    CAPTURE(kind);
+    sim.admin(
+        "POST", "/admin/faults",
+        R"({"job": {"source_id": 7, "job_id": 1}, "endless": ")" + kind + R"(", "count": 1})");
+    auto r = s.get(1);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == FailureReason::decode);  // not a timeout
+    CHECK(r.error().message.find("exceeds") != std::string::npos);
+    CHECK(s.get(3).ok());  // the next request goes on a fresh connection
+  }
+  // The client held at most its framing limit, not the 64 MB the server sent.
+  std::ifstream in("/proc/self/status");
+  for (std::string l; std::getline(in, l);)
+    if (l.starts_with("VmHWM:")) CHECK(std::stol(l.substr(6)) < 64 * 1024);
 }
 
 namespace {

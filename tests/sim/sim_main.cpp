@@ -68,6 +68,22 @@ awaitable<void> write_response(Stream& s, tcp::socket::lowest_layer_type& sock,
     close = true;
     co_return;
   }
+  if (!r.endless.empty()) {
+    // Chunked framing that never ends: a chunk-size line whose extension goes on, or a
+    // trailer that does; 64 MB of it, then the connection closes.
+    std::string head =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    head += r.endless == "trailer" ? "0\r\nX-Trailer: " : "1;ext=";
+    auto [hec, hn] = co_await asio::async_write(s, asio::buffer(head), use_tuple);
+    std::string chunk(64 * 1024, 'x');
+    boost::system::error_code ec = hec;
+    for (int i = 0; !ec && i < 1024; ++i) {
+      auto [wec, wn] = co_await asio::async_write(s, asio::buffer(chunk), use_tuple);
+      ec = wec;
+    }
+    close = true;
+    co_return;
+  }
   if (r.huge_body) {
     // Stream a body of the announced size without holding it in memory.
     http::response<http::empty_body> h{http::status::ok, 11};

@@ -494,6 +494,7 @@ std::optional<SimResponse> Model::act_out_fault(const ApiRoute& route, SimRespon
   shape.reset = f->reset;
   shape.truncated = f->truncated;
   shape.huge_body = f->huge_body;
+  shape.endless = f->endless;
   bool malformed = f->malformed;
   std::optional<SimResponse> err;
   if (f->status) err = error(f->status, f->code, f->message.empty() ? f->code : f->message);
@@ -512,7 +513,7 @@ std::optional<SimResponse> Model::act_out_fault(const ApiRoute& route, SimRespon
     shape.headers.emplace_back("content-type", "application/json;charset=utf-8");
     return shape;
   }
-  if (shape.reset || shape.huge_body) return shape;
+  if (shape.reset || shape.huge_body || !shape.endless.empty()) return shape;
   return std::nullopt;
 }
 
@@ -756,6 +757,9 @@ SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
         b.contains("truncated") && b.at("truncated").is_bool() && b.at("truncated").get_bool();
     f.reset = b.contains("reset") && b.at("reset").is_bool() && b.at("reset").get_bool();
     f.huge_body = static_cast<std::uint64_t>(as_int(b.if_contains("huge_body")).value_or(0));
+    f.endless = as_str(b.if_contains("endless")).value_or("");
+    if (!f.endless.empty() && f.endless != "chunk_ext" && f.endless != "trailer")
+      return bad("endless: chunk_ext or trailer");
     if (auto c = as_int(b.if_contains("count"))) f.remaining = *c;
     faults_.push_back(std::move(f));
     return ok(json::object{{"ok", true}, {"faults", faults_.size()}});

@@ -87,7 +87,8 @@ struct Fault {
   bool malformed = false;
   bool truncated = false;
   bool reset = false;
-  std::uint64_t huge_body = 0;            ///< stream a body this large
+  std::uint64_t huge_body = 0;  ///< stream a body this large
+  std::string endless;  ///< `chunk_ext` or `trailer`: chunked framing that never ends (64 MB)
   std::optional<std::int64_t> remaining;  ///< apply to this many requests, then vanish
 };
 
@@ -116,6 +117,7 @@ struct SimResponse {
   bool reset = false;
   bool truncated = false;
   std::uint64_t huge_body = 0;
+  std::string endless;
 };
 
 struct Stats {
