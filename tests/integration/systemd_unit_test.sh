@@ -31,6 +31,10 @@ check "ExecReload sends SIGHUP" contains "$unit" 'ExecReload=/bin/kill -HUP $MAI
 stop=$(setting TimeoutStopSec)
 check "TimeoutStopSec ($stop) leaves room for mmsmon's 5 s stop" \
   awk -v s="${stop%s}" 'BEGIN { exit !(s + 0 > 5) }'
+nofile=$(setting LimitNOFILE)
+check "LimitNOFILE ($nofile) covers 1024 API connections, 64 HTTP connections and files" \
+  test "${nofile:-0}" -ge $((1024 + 64 + 64))
+check "no core dumps (LimitCORE=0)" test "$(setting LimitCORE)" = 0
 for d in DynamicUser StateDirectory LogsDirectory LoadCredential; do
   check "keeps $d" test -n "$(setting "$d")"
 done
