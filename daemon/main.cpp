@@ -1,4 +1,7 @@
 // mmsmon: watches MaxCompute Migration Service jobs. See README.md.
+#include <sys/prctl.h>
+
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <optional>
@@ -22,6 +25,16 @@ constexpr std::string_view kUsage =
     "  --format F       output of --once: table (default) or json\n"
     "  --port-file PATH write the bound HTTP port there once listening (for tests)\n";
 
+/// The variables that may carry the AccessKey: read once, then wiped from the process's
+/// environment (the value bytes too, which /proc/PID/environ would still show).
+void scrub_secret_environment() {
+  for (const char* name : {"ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                           "ALIBABA_CLOUD_SECURITY_TOKEN"}) {
+    if (char* v = std::getenv(name)) explicit_bzero(v, std::strlen(v));
+    unsetenv(name);
+  }
+}
+
 int usage_error(const std::string& msg) {
   std::cerr << "mmsmon: " << msg << "\n" << kUsage;
   return 1;
@@ -31,6 +44,8 @@ int usage_error(const std::string& msg) {
 
 int main(int argc, char** argv) {
   using namespace mmsmon;
+  // It will hold the AccessKey secret: no core dumps, no ptrace by the same user.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   std::string config_path = "/etc/mmsmon/mmsmon.json";
   bool check = false, once = false, format_given = false;
   std::optional<std::string> port_file;
@@ -92,6 +107,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto creds = resolve_credentials(cfg->credentials, process_env());
+  scrub_secret_environment();
   if (!creds) {
     std::cerr << config_path << ": credentials: " << creds.error() << '\n';
     return 1;

@@ -1,7 +1,11 @@
 #include "core/credentials.hpp"
 
+#include <openssl/crypto.h>
+#include <sys/stat.h>
 #include <boost/json.hpp>
 #include <cstdlib>
+
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -25,6 +29,12 @@ EnvLookup process_env() {
 }
 
 namespace {
+
+/// Overwrites a copy of secret material before it is freed.
+void wipe(std::string& s) {
+  OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
+}
 
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -95,6 +105,19 @@ Result<std::optional<Credentials>> from_profile(const CredentialsConfig& cfg, co
     if (required) return Failure{"Aliyun CLI config " + path + " cannot be read"};
     return std::optional<Credentials>{};
   }
+  // It holds secrets: like ssh with its keys, refuse a file others may read.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    wipe(*text);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Failure{"Aliyun CLI config " + path + " is readable by group or others (mode " + mode +
+                   "); it holds secrets: chmod 600 it"};
+  }
+  struct Wiper {
+    std::string& s;
+    ~Wiper() { wipe(s); }
+  } wiper{*text};
   boost::system::error_code ec;
   json::value root = json::parse(*text, ec);
   // Never quote the file's content: it holds secrets.

@@ -115,8 +115,14 @@ cat >"$work/aliyun.json" <<JSON
 {"current": "mig", "profiles": [{"name": "mig", "mode": "AK", "access_key_id": "once-id",
   "access_key_secret": "$secret"}]}
 JSON
+chmod 644 "$work/aliyun.json"
 write_config "$work/cli.json" '[{"source_id": 2000015, "job_id": 10}]' "" \
   "\"credentials\": {\"config_file\": \"$work/aliyun.json\"}"
+env -u ALIBABA_CLOUD_ACCESS_KEY_ID -u ALIBABA_CLOUD_ACCESS_KEY_SECRET HOME="$work/nohome" \
+  "$mmsmon" --config "$work/cli.json" --check-config >"$work/out" 2>&1
+check "a CLI config others may read is refused" \
+  contains "$work/out" "$work/aliyun.json is readable by group or others (mode 0644); it holds secrets: chmod 600 it"
+chmod 600 "$work/aliyun.json"
 env -u ALIBABA_CLOUD_ACCESS_KEY_ID -u ALIBABA_CLOUD_ACCESS_KEY_SECRET HOME="$work/nohome" \
   "$mmsmon" --config "$work/cli.json" --check-config >"$work/out" 2>&1
 check "credentials.config_file: --check-config names the profile" contains "$work/out" 'profile "mig"'

@@ -390,6 +390,11 @@ TEST_CASE("wrong credentials: one ApiAuthFailed firing, one resolved after the f
   CHECK(ss.str().find("wrong-secret-value") == std::string::npos);
   CHECK(w.get("/api/v1/jobs").body.find("wrong-secret-value") == std::string::npos);
   CHECK(w.get("/metrics").body.find("wrong-secret-value") == std::string::npos);
+  // Nor in the process's environment, where it came from (/proc/PID/environ shows it to
+  // anyone allowed to look).
+  auto environ_text = file_text("/proc/" + std::to_string(w.daemon->pid()) + "/environ");
+  CHECK(environ_text.find("wrong-secret-value") == std::string::npos);
+  CHECK(environ_text.find(kId) == std::string::npos);
 }
 
 TEST_CASE("throttling slows every request down and raises one ApiThrottled") {

@@ -32,6 +32,7 @@ struct TempDir {
   std::string write(const std::string& name, const std::string& content) const {
     auto p = path / name;
     std::ofstream(p) << content;
+    fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);  // secrets: 0600
     return p.string();
   }
 };
@@ -175,4 +176,16 @@ TEST_CASE("systemd credentials: an optional security_token file makes STS creden
   CHECK(c->access_key_id == "STS.sdid");
   CHECK(c->security_token.reveal() == "sd-token");  // the trailing newline is not part of it
   CHECK(c->source.find("systemd credentials") != std::string::npos);
+}
+
+TEST_CASE("an Aliyun CLI config that group or others may read is refused, naming it") {
+  TempDir d;
+  FakeEnv env;
+  auto path = d.write("config.json", kCliConfig);
+  fs::permissions(path, fs::perms::group_read | fs::perms::others_read, fs::perm_options::add);
+  env.vars = {{"ALIBABA_CLOUD_CONFIG_FILE", path}};
+  auto c = resolve_credentials({}, env.lookup());
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.error().find(path + " is readable by group or others (mode 0644)") != std::string::npos);
+  CHECK(c.error().find("prod-secret-1") == std::string::npos);
 }
