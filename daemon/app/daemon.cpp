@@ -309,6 +309,7 @@ struct Daemon::Impl {
       server->stop();
       server = std::move(new_server);
       log->info("now listening on {} (port {})", next.listen, server->port());
+      warn_if_exposed(next.listen);
       write_port_file();
     }
     log->set_level(spdlog::level::from_str(next.log_level));
@@ -357,6 +358,19 @@ struct Daemon::Impl {
         cfg.credentials.profile != next.credentials.profile ||
         cfg.credentials.config_file != next.credentials.config_file)
       log->warn("changes to \"api\" and \"credentials\" take effect at the next restart");
+  }
+
+  /// mmsmon's HTTP server has no TLS or authentication yet: say so when it listens beyond
+  /// this machine.
+  void warn_if_exposed(const std::string& listen) {
+    std::string host = listen.substr(0, listen.rfind(':'));
+    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    if (!is_loopback_host(host))
+      log->warn(
+          "listening on {}: /metrics and /api/v1/jobs are open to anyone who can reach "
+          "it (no TLS or authentication yet); bind to 127.0.0.1 or restrict access with "
+          "a firewall",
+          listen);
   }
 
   /// Writes the bound port to --port-file. Non-blocking: a FIFO nobody reads any more (a
@@ -461,6 +475,7 @@ struct Daemon::Impl {
         cfg.listen.substr(0, cfg.listen.rfind(':')), server->port(), cfg.alerts.file);
     server->start();
     write_port_file();
+    warn_if_exposed(cfg.listen);
     handle_signals();
     // First polls are spread evenly over the first interval: no thundering herd at start.
     std::size_t i = 0;

@@ -53,6 +53,8 @@ std::optional<std::string> did_you_mean(std::string_view key,
 
 namespace {
 
+constexpr Millis kWeek = 7 * 24h;
+
 struct Problem {
   std::string path;
   std::string message;
@@ -108,7 +110,9 @@ class Decoder {
     return std::nullopt;
   }
 
-  std::optional<Millis> duration(const json::value& v, const std::string& path, Millis min) {
+  /// A duration in [min, max]: bounded, so that no `now + d` can overflow.
+  std::optional<Millis> duration(const json::value& v, const std::string& path, Millis min,
+                                 Millis max) {
     auto s = string(v, path);
     if (!s) return std::nullopt;
     auto d = parse_duration(*s);
@@ -118,6 +122,10 @@ class Decoder {
     }
     if (*d < min) {
       add(path, "must be at least " + format_duration(min) + ", got \"" + *s + "\"");
+      return std::nullopt;
+    }
+    if (*d > max) {
+      add(path, "must be at most " + format_duration(max) + ", got \"" + *s + "\"");
       return std::nullopt;
     }
     return *d;
@@ -164,7 +172,7 @@ void decode_api(Decoder& d, const json::value& v, ApiConfig& api) {
   const std::string p = "api";
   const auto* o = d.object(v, p,
                            {"region", "endpoint", "timeout", "ca_file", "max_response_bytes",
-                            "time_zone", "max_connections"});
+                            "time_zone", "max_connections", "allow_insecure_http"});
   if (!o) return;
   if (auto* x = o->if_contains("region")) {
     if (auto s = d.string(*x, "api.region")) {
@@ -177,23 +185,36 @@ void decode_api(Decoder& d, const json::value& v, ApiConfig& api) {
         d.add("api.region", "\"" + *s + "\" is not a region id like \"cn-hangzhou\"");
     }
   }
+  bool insecure_ok = false;
+  if (auto* x = o->if_contains("allow_insecure_http")) {
+    if (x->is_bool())
+      insecure_ok = x->get_bool();
+    else
+      d.add("api.allow_insecure_http", "expected true or false, got " + json_kind_name(*x));
+  }
   if (auto* x = o->if_contains("endpoint")) {
     if (auto s = d.string(*x, "api.endpoint")) {
       auto ep = parse_endpoint(*s);
-      if (ep)
-        api.endpoint = *s;
-      else
+      if (!ep)
         d.add("api.endpoint", ep.error());
+      else if (!ep->tls && !is_loopback_host(ep->host) && !insecure_ok)
+        d.add("api.endpoint",
+              "http:// to a host that is not loopback would send the signed requests and the "
+              "security token in clear; use https://, or set \"allow_insecure_http\": true");
+      else
+        api.endpoint = *s;
     }
   }
   if (auto* x = o->if_contains("timeout"))
-    if (auto t = d.duration(*x, "api.timeout", 100ms)) api.timeout = *t;
+    if (auto t = d.duration(*x, "api.timeout", 100ms, 5min)) api.timeout = *t;
   if (auto* x = o->if_contains("ca_file"))
     if (auto s = d.string(*x, "api.ca_file")) api.ca_file = *s;
   if (auto* x = o->if_contains("max_response_bytes"))
     if (auto n = d.positive_int(*x, "api.max_response_bytes")) {
       if (*n < 4096)
         d.add("api.max_response_bytes", "must be at least 4096");
+      else if (*n > (1 << 30))
+        d.add("api.max_response_bytes", "must be at most 1073741824 (1 GiB)");
       else
         api.max_response_bytes = static_cast<std::size_t>(*n);
     }
@@ -235,7 +256,7 @@ void decode_poll(Decoder& d, const json::value& v, PollConfig& poll) {
         poll.max_in_flight = static_cast<std::size_t>(*n);
     }
   if (auto* y = o->if_contains("interval"))
-    if (auto t = d.duration(*y, "poll.interval", 1s)) poll.interval = *t;
+    if (auto t = d.duration(*y, "poll.interval", 1s, kWeek)) poll.interval = *t;
   if (auto* y = o->if_contains("jitter"))
     if (auto j = d.number(*y, "poll.jitter")) {
       if (*j < 0 || *j > 1)
@@ -267,7 +288,7 @@ void decode_jobs(Decoder& d, const json::value& v, std::vector<JobRef>& jobs) {
       d.add(p, "missing \"job_id\"");
     std::optional<Millis> interval;
     if (auto* y = j->if_contains("interval"))
-      if (!(interval = d.duration(*y, p + ".interval", 1s))) continue;
+      if (!(interval = d.duration(*y, p + ".interval", 1s, kWeek))) continue;
     if (!sid || !jid) continue;
     JobKey k{SourceId{*sid}, JobId{*jid}};
     if (!seen.insert(k).second)
@@ -287,6 +308,14 @@ void decode_listen(Decoder& d, const json::value& v, std::string& listen) {
     okay = port.size() <= 5 && std::all_of(port.begin(), port.end(), ::isdigit) &&
            std::stoi(port) <= 65535;
   }
+  std::string host = okay ? s->substr(0, colon) : std::string();
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (okay && !host.empty() && !is_ip_address(host)) {
+    d.add("listen", "\"" + host + "\" is not an IP address (a host name is not resolved here): " +
+                        "e.g. \"127.0.0.1:9854\" or \"[::1]:9854\"");
+    return;
+  }
   if (okay)
     listen = *s;
   else
@@ -298,9 +327,10 @@ void decode_alerts(Decoder& d, const json::value& v, AlertsConfig& alerts) {
                            {"stall_after", "repeat_interval"});
   if (!o) return;
   if (auto* y = o->if_contains("unreachable_after"))
-    if (auto t = d.duration(*y, "alerts.unreachable_after", 0s)) alerts.unreachable_after = *t;
+    if (auto t = d.duration(*y, "alerts.unreachable_after", 0s, 30 * 24h))
+      alerts.unreachable_after = *t;
   if (auto* y = o->if_contains("throttled_after"))
-    if (auto t = d.duration(*y, "alerts.throttled_after", 0s)) alerts.throttled_after = *t;
+    if (auto t = d.duration(*y, "alerts.throttled_after", 0s, 24h)) alerts.throttled_after = *t;
   if (auto* y = o->if_contains("file"))
     if (auto s = d.string(*y, "alerts.file")) alerts.file = *s;
   if (auto* y = o->if_contains("format"))
@@ -358,15 +388,20 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
     if (auto* x = o->if_contains("state_file"))
       if (auto f = d.string(*x, "state_file")) cfg.state_file = *f;
     if (auto* x = o->if_contains("state_save_interval"))
-      if (auto t = d.duration(*x, "state_save_interval", 100ms)) cfg.state_save_interval = *t;
+      if (auto t = d.duration(*x, "state_save_interval", 100ms, 1h)) cfg.state_save_interval = *t;
     if (!o->contains("jobs") && !o->contains("discover"))
       d.add("", "no jobs to watch: set \"jobs\"");
     else if (o->contains("jobs") && cfg.jobs.empty() && d.problems.empty())
       d.add("jobs", "is empty: list at least one job");
   }
-  if (d.problems.empty()) return cfg;
   JsonLocator loc(text);
   std::vector<ConfigError> errors;
+  // A key given twice: the JSON parser kept one of them silently; an operator meant one.
+  for (const auto& dup : loc.duplicates())
+    errors.push_back({std::string(file), dup.second.line, dup.second.column, dup.path,
+                      "given twice (first at line " + std::to_string(dup.first.line) + ", column " +
+                          std::to_string(dup.first.column) + "); keep one"});
+  if (d.problems.empty() && errors.empty()) return cfg;
   for (auto& pr : d.problems) {
     auto pos = loc.find(pr.path);
     errors.push_back({std::string(file), pos.line, pos.column, pr.path, pr.message});

@@ -1,8 +1,23 @@
 #include "core/endpoint.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 namespace mmsmon {
+
+bool is_ip_address(std::string_view host) {
+  std::string h(host);
+  unsigned char buf[16];
+  return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
+}
+
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost" || host == "::1") return true;
+  std::string h(host);
+  unsigned char v4[4];
+  return inet_pton(AF_INET, h.c_str(), v4) == 1 && v4[0] == 127;
+}
 
 std::string Endpoint::host_header() const {
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;

@@ -19,6 +19,11 @@ struct Endpoint {
   std::string url() const;
 };
 
+/// Whether `host` is an IPv4 or IPv6 address literal (no brackets).
+bool is_ip_address(std::string_view host);
+/// Whether `host` names this machine only: `localhost`, 127.0.0.0/8 or ::1.
+bool is_loopback_host(std::string_view host);
+
 /// Parses an endpoint URL. `http://` is allowed (the simulator, loopback tests).
 Result<Endpoint> parse_endpoint(std::string_view url);
 

@@ -60,8 +60,9 @@ namespace {
 /// A scanner over text already known to be valid relaxed JSON; it records positions only.
 class Scanner {
  public:
-  Scanner(std::string_view t, std::map<std::string, std::size_t, std::less<>>& out)
-      : t_(t), out_(out) {}
+  Scanner(std::string_view t, std::map<std::string, std::size_t, std::less<>>& out,
+          std::vector<std::pair<std::string, std::pair<std::size_t, std::size_t>>>& dups)
+      : t_(t), out_(out), dups_(dups) {}
 
   void value(const std::string& path) {
     skip_ws();
@@ -83,7 +84,8 @@ class Scanner {
         std::size_t key_at = i_;
         std::string key = string_token();
         std::string child = path.empty() ? key : path + "." + key;
-        out_.emplace(child, key_at);
+        auto [it, fresh] = out_.emplace(child, key_at);
+        if (!fresh) dups_.push_back({child, {it->second, key_at}});
         skip_ws();
         if (i_ < t_.size() && t_[i_] == ':') ++i_;
         value(child);
@@ -152,15 +154,19 @@ class Scanner {
 
   std::string_view t_;
   std::map<std::string, std::size_t, std::less<>>& out_;
+  std::vector<std::pair<std::string, std::pair<std::size_t, std::size_t>>>& dups_;
   std::size_t i_ = 0;
 };
 
 }  // namespace
 
 JsonLocator::JsonLocator(std::string_view text) : text_(text) {
-  Scanner s(text, offsets_);
+  std::vector<std::pair<std::string, std::pair<std::size_t, std::size_t>>> dups;
+  Scanner s(text, offsets_, dups);
   offsets_.emplace("", 0);
   s.value("");
+  for (const auto& [path, at] : dups)
+    duplicates_.push_back({path, position_of(text, at.first), position_of(text, at.second)});
 }
 
 TextPos JsonLocator::find(std::string_view path) const {

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.hpp"
 
@@ -38,12 +39,19 @@ Result<boost::json::value, JsonSyntaxError> parse_relaxed_json(std::string_view 
 class JsonLocator {
  public:
   explicit JsonLocator(std::string_view text);
+  /// A member key given twice in one object (JSON parsers keep only one of them).
+  struct Duplicate {
+    std::string path;
+    TextPos first, second;
+  };
+  const std::vector<Duplicate>& duplicates() const { return duplicates_; }
   /// Position of `path`, or of its nearest enclosing path that is known.
   TextPos find(std::string_view path) const;
 
  private:
   std::string_view text_;
   std::map<std::string, std::size_t, std::less<>> offsets_;
+  std::vector<Duplicate> duplicates_;
 };
 
 }  // namespace mmsmon

@@ -209,3 +209,56 @@ TEST_CASE("state_file and state_save_interval") {
   REQUIRE(e.size() == 1);
   CHECK(e[0].path == "state_save_interval");
 }
+
+TEST_CASE("durations and sizes have upper bounds: no `now + value` can overflow") {
+  auto t = only_error(R"({"api": {"region": "x", "timeout": "1h"},
+                          "jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(t.path == "api.timeout");
+  CHECK(t.message == "must be at most 5m, got \"1h\"");
+  auto i = only_error(R"({"api": {"region": "x"}, "poll": {"interval": "1000w"},
+                          "jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(i.message == "must be at most 1w, got \"1000w\"");
+  auto b = only_error(R"({"api": {"region": "x", "max_response_bytes": 9000000000000000000},
+                          "jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(b.path == "api.max_response_bytes");
+  CHECK(b.message == "must be at most 1073741824 (1 GiB)");
+}
+
+TEST_CASE("a key given twice is an error naming both places") {
+  auto e = only_error(
+      "{\"api\": {\"region\": \"x\"},\n \"poll\": {\"interval\": \"1s\",\n"
+      "          \"interval\": \"2s\"},\n \"jobs\": [{\"source_id\": 1, \"job_id\": 2}]}");
+  CHECK(e.path == "poll.interval");
+  CHECK(e.line == 3);
+  CHECK(e.column == 11);
+  CHECK(e.message == "given twice (first at line 2, column 11); keep one");
+}
+
+TEST_CASE("listen takes an IP address, as the daemon binds it") {
+  auto e = only_error(R"({"api": {"region": "x"}, "listen": "localhost:9854",
+                          "jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(e.path == "listen");
+  CHECK(e.message.find("\"localhost\" is not an IP address") != std::string::npos);
+  CHECK(parse_config(R"({"api": {"region": "x"}, "listen": "[::1]:9854",
+                         "jobs": [{"source_id": 1, "job_id": 2}]})",
+                     "t.json")
+            .ok());
+  CHECK(parse_config(R"({"api": {"region": "x"}, "listen": "0.0.0.0:9854",
+                         "jobs": [{"source_id": 1, "job_id": 2}]})",
+                     "t.json")
+            .ok());
+}
+
+TEST_CASE("http:// only to loopback, unless allowed explicitly") {
+  auto e = only_error(R"({"api": {"endpoint": "http://10.1.2.3:8080"},
+                          "jobs": [{"source_id": 1, "job_id": 2}]})");
+  CHECK(e.path == "api.endpoint");
+  CHECK(e.message.find("in clear") != std::string::npos);
+  for (
+      auto ok :
+      {R"({"api": {"endpoint": "http://127.0.0.1:8080"}, "jobs": [{"source_id": 1, "job_id": 2}]})",
+       R"({"api": {"endpoint": "http://localhost:8080"}, "jobs": [{"source_id": 1, "job_id": 2}]})",
+       R"({"api": {"endpoint": "http://10.1.2.3:8080", "allow_insecure_http": true},
+                      "jobs": [{"source_id": 1, "job_id": 2}]})"})
+    CHECK(parse_config(ok, "t.json").ok());
+}
