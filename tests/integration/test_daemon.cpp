@@ -1138,3 +1138,21 @@ TEST_CASE("systemd: a NOTIFY_SOCKET that points nowhere is logged once and count
   CHECK(metric(w.get("/metrics").body, R"(mms_job_up{source_id="7",job_id="1"})") == 1);
   CHECK(w.daemon->stop() == 0);
 }
+
+TEST_CASE("stop: a second SIGTERM while stopping exits at once") {
+  auto [jobs, refs] = numbered_jobs(3);
+  World w({.sim_jobs = jobs,
+           .jobs = refs,
+           .config = {{"api", {{"timeout", "10s"}}}},
+           .sim_faults = {R"({"delay": "30s"})"}});
+  w.wait("a request under way", 10s,
+         [&] { return w.sim.admin("GET", "/admin/stats").at("in_flight").as_int64() > 0; });
+  w.daemon->send(SIGTERM);  // would wait up to 3 s for the polls under way
+  w.wait("the daemon to say it is stopping", 5s,
+         [&] { return w.daemon_log().find("stopping") != std::string::npos; });
+  auto t0 = std::chrono::steady_clock::now();
+  w.daemon->send(SIGTERM);
+  CHECK(w.daemon->wait(5s) == 0);
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+  CHECK(w.daemon_log().find("while stopping: exiting at once") != std::string::npos);
+}
