@@ -131,13 +131,21 @@ struct Daemon::Impl {
     state_failing = true;
   }
 
-  /// Commits pending alerts within about a second (at most one save a second in an alert
-  /// storm) and saves a changed state every state_save_interval.
-  asio::awaitable<void> state_loop() {
+  void watch_alert_log() {
+    alert_log->set_failure_observer([this] { metrics.on_alert_log_write_failure(); });
+  }
+
+  /// Housekeeping every 200 ms: retries alert lines waiting for the file; commits pending
+  /// alerts within about a second (at most one state save a second in an alert storm) and
+  /// saves a changed state every state_save_interval.
+  asio::awaitable<void> housekeeping() {
     asio::steady_timer t(io);
     while (!stopping) {
       t.expires_after(200ms);
       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      // Alert lines waiting for a full disk; a deleted or replaced alert file.
+      alert_log->retry();
+      metrics.set_alert_log_queue(alert_log->queued(), alert_log->dropped());
       if (stopping || !state) continue;
       auto now = steady_clock::now();
       if (!pending.empty() && now - last_commit >= std::min<Millis>(1s, cfg.state_save_interval))
@@ -303,7 +311,9 @@ struct Daemon::Impl {
       new_server = std::move(srv).value();
     }
     // Swap.
+    (*al)->take_queue_from(*alert_log);
     alert_log = std::move(al).value();
+    watch_alert_log();
     if (new_server) {
       new_server->start();  // bound before the old one closes
       server->stop();
@@ -443,6 +453,7 @@ struct Daemon::Impl {
       return 1;
     }
     alert_log = std::move(al).value();
+    watch_alert_log();
 
     auto srv = HttpServer::create(io.get_executor(), cfg.listen,
                                   [this](const ServerRequest& r) { return handle(r); });
@@ -483,7 +494,7 @@ struct Daemon::Impl {
       poller->add(key, first_poll_offset(i++, fleet.size(), poll_interval(job)));
     auto crash = [this](const std::string& m) { log->critical("{}", m); };
     asio::co_spawn(io, ticker(), report_crash("the pacing ticker", crash));
-    asio::co_spawn(io, state_loop(), report_crash("the state saver", crash));
+    asio::co_spawn(io, housekeeping(), report_crash("the housekeeping loop", crash));
     // The config is loaded, the listener bound, the pollers started: tell systemd.
     notifier.ready(status_line());
     auto period = notifier.start_watchdog(io.get_executor(), [this] { return status_line(); });

@@ -310,6 +310,23 @@ struct Metrics::Impl {
                                          .Help("Saves of the state file that failed.")
                                          .Register(*registry)
                                          .Add({});
+  pm::Counter& alert_log_failures =
+      pm::BuildCounter()
+          .Name("mmsmon_alert_log_write_failures_total")
+          .Help("Alert lines that could not be written to the alert file when due.")
+          .Register(*registry)
+          .Add({});
+  pm::Gauge& alert_log_queue = pm::BuildGauge()
+                                   .Name("mmsmon_alert_log_queue_length")
+                                   .Help("Alert lines waiting for the alert file to take them.")
+                                   .Register(*registry)
+                                   .Add({});
+  pm::Gauge& alert_log_dropped =
+      pm::BuildGauge()
+          .Name("mmsmon_alert_log_dropped")
+          .Help("Alert lines dropped because the wait queue was full (since start).")
+          .Register(*registry)
+          .Add({});
   pm::Counter& notify_failures =
       pm::BuildCounter()
           .Name("mmsmon_systemd_notify_failures_total")
@@ -390,6 +407,15 @@ void Metrics::state_save_failed() {
 
 void Metrics::state_set_aside() {
   impl_->state_set_aside.Increment();
+}
+
+void Metrics::on_alert_log_write_failure() {
+  impl_->alert_log_failures.Increment();
+}
+
+void Metrics::set_alert_log_queue(std::size_t queued, std::uint64_t dropped) {
+  impl_->alert_log_queue.Set(static_cast<double>(queued));
+  impl_->alert_log_dropped.Set(static_cast<double>(dropped));
 }
 
 void Metrics::on_notify_failure() {

@@ -28,6 +28,9 @@ class Metrics {
   /// A reload failed: the old configuration stays.
   void config_load_failed();
   void on_poller_restart();
+  /// An alert line could not be written when it was due; the lines waiting, and dropped.
+  void on_alert_log_write_failure();
+  void set_alert_log_queue(std::size_t queued, std::uint64_t dropped);
   /// A message to systemd ($NOTIFY_SOCKET) could not be delivered.
   void on_notify_failure();
   /// The state file was saved at `when`; or a save failed; or an unusable file was set aside.

@@ -43,7 +43,10 @@ struct TempDir {
     if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
     path = tmpl;
   }
-  ~TempDir() { std::filesystem::remove_all(path); }
+  ~TempDir() {
+    std::error_code ec;  // never throw from a destructor
+    std::filesystem::remove_all(path, ec);
+  }
   std::string file(const std::string& name, const std::string& content) const {
     auto p = path / name;
     std::ofstream(p) << content;

@@ -678,14 +678,20 @@ TEST_CASE("SIGTERM ends the polls under way within api.timeout, then exits 0") {
 
 namespace {
 
+/// Moves this test process (and the children it starts) into a mount namespace of its own,
+/// so that it can mount file systems without touching the machine's (needs root, as CI runs).
+void enter_private_mount_namespace() {
+  REQUIRE_MESSAGE(geteuid() == 0, "needs root for a private mount namespace");
+  REQUIRE(unshare(CLONE_NEWNS) == 0);
+  REQUIRE(mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0);
+}
+
 /// A stand-in for journald: the native protocol's datagram socket at its fixed path, in a
 /// private mount namespace of this test process (needs root, as CI runs).
 class FakeJournal {
  public:
   FakeJournal() {
-    REQUIRE_MESSAGE(geteuid() == 0, "needs root for a private mount namespace");
-    REQUIRE(unshare(CLONE_NEWNS) == 0);
-    REQUIRE(mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0);
+    enter_private_mount_namespace();
     std::filesystem::create_directories("/run/systemd/journal");
     REQUIRE(mount("tmpfs", "/run/systemd/journal", "tmpfs", 0, "mode=0755") == 0);
     fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -1155,4 +1161,72 @@ TEST_CASE("stop: a second SIGTERM while stopping exits at once") {
   CHECK(w.daemon->wait(5s) == 0);
   CHECK(std::chrono::steady_clock::now() - t0 < 1s);
   CHECK(w.daemon_log().find("while stopping: exiting at once") != std::string::npos);
+}
+
+TEST_CASE("alert log: a full disk loses no alert and breaks no line") {
+  enter_private_mount_namespace();
+  TempDir d;
+  auto disk = d.path / "disk";
+  std::filesystem::create_directories(disk);
+  REQUIRE(mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=1m") == 0);
+  struct Unmount {
+    std::string at;
+    ~Unmount() { umount2(at.c_str(), MNT_DETACH); }
+  } unmount{disk.string()};
+  std::string alerts = (disk / "alerts.log").string();
+  auto [jobs, refs] = numbered_jobs(20);
+  World w({.sim_jobs = jobs, .jobs = refs, .config = {{"alerts", {{"file", alerts}}}}});
+  w.wait_ready();
+  // Fill the disk.
+  {
+    std::ofstream filler(disk / "filler", std::ios::binary);
+    std::string block(4096, 'f');
+    while (filler.write(block.data(), static_cast<std::streamsize>(block.size())) &&
+           filler.flush()) {
+    }
+  }
+  // Every job fails with JobNotFound: 20 alerts that the disk cannot take.
+  w.sim.admin("POST", "/admin/faults",
+              R"({"action": "GetMmsJob", "error": {"status": 404, "code": "MmsJobNotFound"}})");
+  w.wait("alert lines waiting for the disk", 20s, [&] {
+    auto m = w.get("/metrics").body;
+    return metric(m, "mmsmon_alert_log_write_failures_total") >= 1 &&
+           metric(m, "mmsmon_alert_log_queue_length") >= 20;
+  });
+  CHECK(file_text(alerts).empty());
+  CHECK(w.daemon_log().find("cannot write to alert file " + alerts) != std::string::npos);
+  // Space again: the waiting lines are written, in order.
+  std::filesystem::remove(disk / "filler");
+  w.wait("the queue written out", 10s,
+         [&] { return metric(w.get("/metrics").body, "mmsmon_alert_log_queue_length") == 0; });
+  w.sim.admin("DELETE", "/admin/faults");  // 20 resolutions, on a disk with room
+  w.wait("the resolutions", 20s,
+         [&] { return count_lines(file_text(alerts), "\"resolved\"") == 20; });
+  CHECK(w.daemon->stop() == 0);
+  auto text = file_text(alerts);
+  CHECK(count_lines(text, "\"JobNotFound\"") == 40);
+  CHECK(count_lines(text, "\"firing\"") == 20);
+  std::istringstream in(text);
+  std::set<std::string> firing;
+  for (std::string line; std::getline(in, line);) {
+    auto o = json::parse(line).as_object();  // whole JSON lines only
+    if (o.at("state").as_string() == "firing")
+      CHECK(firing.insert(std::to_string(o.at("job_id").as_int64())).second);  // each once
+  }
+  CHECK(firing.size() == 20);
+}
+
+TEST_CASE("alert log: a deleted alert file is noticed and written anew, without a reload") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "status": "INIT", "task_num": 10}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}])"});
+  w.wait_ready();
+  set_job(w, R"("status": "DOING")");
+  w.tail->wait_for("JobStarted");
+  std::filesystem::remove(w.alerts_path);
+  w.wait("the alert file to be created again", 10s,
+         [&] { return std::filesystem::exists(w.alerts_path); });
+  set_job(w, R"("status": "DONE", "task_done": 10)");
+  w.wait("JobSucceeded in the new file", 20s,
+         [&] { return file_text(w.alerts_path).find("JobSucceeded") != std::string::npos; });
+  CHECK(w.daemon_log().find("was deleted or replaced; reopened it") != std::string::npos);
 }
