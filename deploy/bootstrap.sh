@@ -10,10 +10,10 @@ build_pkgs=(g++ cmake ninja-build pkg-config libboost1.81-dev libboost-json1.81-
 # Tests: openssl (test certificates), prometheus (promtool and the server), wrk (benchmark),
 # clang-format (format check), curl (demo), iproute2 (private network namespace for the
 # Prometheus test), systemd (systemd-analyze for the unit file), logrotate (the rotation
-# test), dpkg-dev and lintian (the Debian package test), Node.js and npm (official-SDK
-# cross-check).
+# test), dpkg-dev and lintian (the Debian package test), clang-14 with libFuzzer (the fuzz
+# targets), Node.js and npm (official-SDK cross-check).
 test_pkgs=(openssl prometheus wrk clang-format curl ca-certificates iproute2 systemd logrotate
-           dpkg-dev lintian)
+           dpkg-dev lintian clang-14 libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")
 case "${1:-}" in

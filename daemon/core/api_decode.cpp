@@ -184,6 +184,8 @@ std::optional<WallTime> parse_api_time(std::string_view s, minutes utc_offset, B
       return std::nullopt;
     if (h > 23 || mi > 59 || se > 60) return std::nullopt;
   }
+  // Years a migration can name, and that system_clock (nanoseconds) can hold.
+  if (y < 1970 || y > 2200) return std::nullopt;
   year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
   if (!ymd.ok()) return std::nullopt;
   sys_seconds t = sys_days{ymd} + hours{h} + minutes{mi} + seconds{se};

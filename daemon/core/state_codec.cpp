@@ -10,6 +10,11 @@ using std::chrono::milliseconds;
 
 namespace {
 
+/// The largest time (ms since the epoch) a state file may hold: system_clock counts
+/// nanoseconds in 64 bits, which ends in 2262; nothing mmsmon records is near that.
+constexpr std::int64_t kMaxMs = 9'000'000'000'000;
+constexpr std::int64_t kDayMs = 86'400'000;
+
 std::int64_t ms(WallTime t) {
   return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
 }
@@ -92,9 +97,25 @@ class Reader {
     if (!v && ok()) fail(std::string(key) + ": missing");
     return v.value_or(T{});
   }
+  /// A time in milliseconds since the epoch, within what system_clock holds (±292 years).
   std::optional<WallTime> time(std::string_view key) {
     auto v = opt<std::int64_t>(key);
-    return v ? std::optional<WallTime>(wall(*v)) : std::nullopt;
+    if (!v) return std::nullopt;
+    if (*v < -kMaxMs || *v > kMaxMs) {
+      fail(std::string(key) + ": time out of range");
+      return std::nullopt;
+    }
+    return wall(*v);
+  }
+  /// A duration in milliseconds within [0, max_ms].
+  std::optional<milliseconds> span(std::string_view key, std::int64_t max_ms) {
+    auto v = opt<std::int64_t>(key);
+    if (!v) return std::nullopt;
+    if (*v < 0 || *v > max_ms) {
+      fail(std::string(key) + ": out of range");
+      return std::nullopt;
+    }
+    return milliseconds{*v};
   }
   const json::value* find(std::string_view key) const {
     if (!o_) return nullptr;
@@ -159,7 +180,7 @@ ApiError decode_error(const json::value& v, const std::string& path,
   e.code = r.req<std::string>("code");
   e.message = r.req<std::string>("message");
   e.request_id = r.req<std::string>("request_id");
-  if (auto ra = r.opt<std::int64_t>("retry_after_ms")) e.retry_after = milliseconds{*ra};
+  if (auto ra = r.span("retry_after_ms", kDayMs)) e.retry_after = *ra;
   return e;
 }
 
@@ -217,7 +238,9 @@ Result<DecodedState> decode_state(std::string_view text) {
     return Failure{"format version " + std::to_string(version) + ", this build reads version " +
                    std::to_string(kStateVersion)};
   DecodedState out;
-  out.written = wall(r.req<std::int64_t>("written"));
+  auto written = r.time("written");
+  if (!written && !error) r.fail("written: missing");
+  out.written = written.value_or(WallTime{});
   const json::value* jobs = r.find("jobs");
   const json::value* firing = r.find("firing");
   if (!jobs || !jobs->is_array()) r.fail("jobs: expected an array");
@@ -229,7 +252,10 @@ Result<DecodedState> decode_state(std::string_view text) {
     TrackedJob t;
     t.state.key =
         JobKey{SourceId{j.req<std::int64_t>("source_id")}, JobId{j.req<std::int64_t>("job_id")}};
-    t.interval = milliseconds{j.req<std::int64_t>("interval_ms")};
+    if (auto iv = j.span("interval_ms", 30 * kDayMs))
+      t.interval = *iv;
+    else if (!error)
+      j.fail("interval_ms: missing");
     t.state.polled = j.req<bool>("polled");
     t.state.up = j.req<bool>("up");
     t.state.consecutive_failures = j.req<std::uint64_t>("consecutive_failures");
@@ -264,7 +290,9 @@ Result<DecodedState> decode_state(std::string_view text) {
       x.alert = *a;
     else if (f.ok())
       f.fail("alert: unknown \"" + name + "\"");
-    x.since = wall(f.req<std::int64_t>("since"));
+    auto since = f.time("since");
+    if (!since && !error) f.fail("since: missing");
+    x.since = since.value_or(WallTime{});
     auto sid = f.opt<std::int64_t>("source_id");
     auto jid = f.opt<std::int64_t>("job_id");
     if (sid && jid) x.job = JobKey{SourceId{*sid}, JobId{*jid}};

@@ -212,3 +212,10 @@ TEST_CASE("api times") {
   CHECK_FALSE(parse_api_time("2023-02-29 00:00:00", minutes{0}));
   CHECK_FALSE(parse_api_time("yesterday", minutes{0}));
 }
+
+TEST_CASE("api times beyond what the clock holds are refused, not overflowed (found by fuzzing)") {
+  CHECK_FALSE(parse_api_time("65542-01-01 00:00:00", std::chrono::minutes{0}));
+  CHECK_FALSE(parse_api_time("9999-12-31", std::chrono::minutes{0}, BareDate::end_of_day));
+  CHECK_FALSE(parse_api_time("1969-12-31 23:59:59", std::chrono::minutes{0}));
+  CHECK(parse_api_time("2200-12-31", std::chrono::minutes{0}, BareDate::end_of_day));
+}

@@ -92,3 +92,14 @@ TEST_CASE("state: bad files are errors naming the problem") {
   missing.replace(missing.find("\"interval_ms\":30000,"), 20, "");
   CHECK(decode_state(missing).error() == "jobs[0]: interval_ms: missing");
 }
+
+TEST_CASE("state: times and spans out of range are refused, not overflowed (found by fuzzing)") {
+  std::string good = encode_state(sample(), t0);
+  auto far = good;
+  auto at = far.find("\"written\":");
+  far.replace(at, far.find(',', at) - at, "\"written\":179514000000000000");
+  CHECK(decode_state(far).error() == "written: time out of range");
+  auto huge = good;
+  huge.replace(huge.find("\"interval_ms\":30000"), 19, "\"interval_ms\":9000000000000000");
+  CHECK(decode_state(huge).error() == "jobs[0]: interval_ms: out of range");
+}
