@@ -204,7 +204,8 @@ struct Daemon::Impl {
     FleetChange change;
     if (r) {
       for (const auto& a : r->anomalies)
-        log->warn("job {}/{}: odd data from the API: {}", key.source.value, key.job.value, a);
+        log->warn("job {}/{}: odd data from the API: {}", key.source.value, key.job.value,
+                  printable_excerpt(a, 1024));
       change = fleet.on_snapshot(key, std::move(r).value(), now);
       if (log->should_log(spdlog::level::debug))
         for (const auto& e : change.events) {

@@ -28,8 +28,9 @@ asio::awaitable<void> worker(MmsClient& client, std::vector<Outcome>& outcomes, 
   }
 }
 
+/// API text for a terminal: control characters (escape sequences) shown as '?'.
 std::string opt_str(const std::optional<std::string>& s) {
-  return s ? *s : "-";
+  return s ? printable_excerpt(*s, 1024) : "-";
 }
 
 }  // namespace
@@ -85,7 +86,7 @@ int run_once(const Config& cfg, Credentials creds, OnceFormat format, std::ostre
       if (o.result && o.result->ok()) {
         const Job& j = o.result->value();
         std::string status =
-            j.status ? (j.status == JobStatus::unknown ? j.status_raw
+            j.status ? (j.status == JobStatus::unknown ? printable_excerpt(j.status_raw, 64)
                                                        : std::string(to_string(*j.status)))
                      : "-";
         std::string done = (j.task_done ? std::to_string(*j.task_done) : "-") + "/" +
@@ -101,7 +102,7 @@ int run_once(const Config& cfg, Credentials creds, OnceFormat format, std::ostre
             << std::setw(8) << (j.stopped ? (*j.stopped ? "yes" : "no") : "-") << std::setw(14)
             << done << std::setw(9) << pct.str();
         for (std::size_t i = 0; i < j.anomalies.size(); ++i)
-          out << (i ? "; " : "note: ") << j.anomalies[i];
+          out << (i ? "; " : "note: ") << printable_excerpt(j.anomalies[i], 1024);
         out << '\n';
       } else {
         ++failed;

@@ -13,7 +13,7 @@ cat >"$work/scenario.json" <<JSON
 {"credentials": [{"access_key_id": "once-id", "access_key_secret": "$secret"}],
  "jobs": [{"source_id": 2000015, "job_id": 10, "name": "migrate_sales", "task_num": 200, "task_done": 50},
           {"source_id": 2000015, "job_id": 11, "name": "migrate_logs", "task_num": 50, "task_done": 50, "status": "DONE"},
-          {"source_id": 2000015, "job_id": 20}, {"source_id": 2000015, "job_id": 21},
+          {"source_id": 2000015, "job_id": 20, "name": "evil\u001b[2Jname"}, {"source_id": 2000015, "job_id": 21},
           {"source_id": 2000015, "job_id": 22}, {"source_id": 2000015, "job_id": 23}]}
 JSON
 start_with_port port mms-sim "$work/sim.log" "$sim" --scenario "$work/scenario.json" --log-requests
@@ -94,6 +94,11 @@ admin GET /admin/stats >"$work/stats"
 check "api.max_connections 2: two requests at a time at most" contains "$work/stats" '"max_in_flight":2,'
 check "... all six polled" contains "$work/stats" '"GetMmsJob":6'
 admin DELETE /admin/faults >/dev/null
+
+# Control characters from the API (a terminal escape in a job name) are not printed raw.
+"$mmsmon" --config "$work/two.json" --once >"$work/out" 2>&1
+check "an escape sequence from the API is not printed raw" bash -c "! grep -q \$'\\x1b' '$work/out'"
+check "... the rest of the name is" contains "$work/out" "evil?[2Jname"
 
 # api.max_response_bytes: a larger body is a decode failure, never buffered.
 write_config "$work/small.json" '[{"source_id": 2000015, "job_id": 10}]' '"max_response_bytes": 4096'
