@@ -306,23 +306,26 @@ struct Daemon::Impl {
     if (!al) return {al.error()};
     std::unique_ptr<HttpServer> new_server;
     if (next.listen != cfg.listen) {
-      auto srv = HttpServer::create(io.get_executor(), next.listen,
-                                    [this](const ServerRequest& r) { return handle(r); });
+      auto srv = make_server(next);
       if (!srv) return {srv.error()};
       new_server = std::move(srv).value();
+    } else if (next.web.tls || next.web != cfg.web) {
+      // The last fallible step: certificate and key are reread on every reload.
+      if (auto r = server->set_web(next.web); !r) return {r.error()};
     }
     // Swap.
     (*al)->take_queue_from(*alert_log);
     alert_log = std::move(al).value();
     watch_alert_log();
-    if (new_server) {
+    bool rebound = static_cast<bool>(new_server);
+    if (rebound) {
       new_server->start();  // bound before the old one closes
       server->stop();
       server = std::move(new_server);
       log->info("now listening on {} (port {})", next.listen, server->port());
-      warn_if_exposed(next.listen);
       write_port_file();
     }
+    if (rebound || next.web != cfg.web) warn_if_exposed(next);
     log->set_level(spdlog::level::from_str(next.log_level));
     fleet.set_thresholds(
         AlertThresholds{next.alerts.unreachable_after, next.alerts.throttled_after});
@@ -371,17 +374,24 @@ struct Daemon::Impl {
       log->warn("changes to \"api\" and \"credentials\" take effect at the next restart");
   }
 
-  /// mmsmon's HTTP server has no TLS or authentication yet: say so when it listens beyond
-  /// this machine.
-  void warn_if_exposed(const std::string& listen) {
-    std::string host = listen.substr(0, listen.rfind(':'));
+  Result<std::unique_ptr<HttpServer>> make_server(const Config& c) {
+    auto srv = HttpServer::create(
+        io.get_executor(), c.listen, [this](const ServerRequest& r) { return handle(r); }, {},
+        c.web);
+    if (srv) (*srv)->on_auth_failure([this] { metrics.on_http_auth_failure(); });
+    return srv;
+  }
+
+  /// Say so when the HTTP server listens beyond this machine with neither TLS nor auth.
+  void warn_if_exposed(const Config& c) {
+    std::string host = c.listen.substr(0, c.listen.rfind(':'));
     if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    if (!is_loopback_host(host))
+    if (!is_loopback_host(host) && !c.web.tls && c.web.basic_auth_users.empty())
       log->warn(
-          "listening on {}: /metrics and /api/v1/jobs are open to anyone who can reach "
-          "it (no TLS or authentication yet); bind to 127.0.0.1 or restrict access with "
-          "a firewall",
-          listen);
+          "listening on {} with neither TLS nor authentication: /metrics and "
+          "/api/v1/jobs are open to anyone who can reach it; set web.tls_server_config "
+          "and web.basic_auth_users, bind to 127.0.0.1, or firewall it",
+          c.listen);
   }
 
   /// Writes the bound port to --port-file. Non-blocking: a FIFO nobody reads any more (a
@@ -456,8 +466,7 @@ struct Daemon::Impl {
     alert_log = std::move(al).value();
     watch_alert_log();
 
-    auto srv = HttpServer::create(io.get_executor(), cfg.listen,
-                                  [this](const ServerRequest& r) { return handle(r); });
+    auto srv = make_server(cfg);
     if (!srv) {
       log->critical("{}", srv.error());
       return 1;
@@ -487,7 +496,7 @@ struct Daemon::Impl {
         cfg.listen.substr(0, cfg.listen.rfind(':')), server->port(), cfg.alerts.file);
     server->start();
     write_port_file();
-    warn_if_exposed(cfg.listen);
+    warn_if_exposed(cfg);
     handle_signals();
     // First polls are spread evenly over the first interval: no thundering herd at start.
     std::size_t i = 0;

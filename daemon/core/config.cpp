@@ -344,6 +344,92 @@ void decode_alerts(Decoder& d, const json::value& v, AlertsConfig& alerts) {
     }
 }
 
+void decode_web(Decoder& d, const json::value& v, WebConfig& web) {
+  const auto* o =
+      d.object(v, "web", {"tls_server_config", "basic_auth_users", "health_without_auth"});
+  if (!o) return;
+  if (auto* x = o->if_contains("tls_server_config")) {
+    const std::string p = "web.tls_server_config";
+    if (const auto* t = d.object(
+            *x, p,
+            {"cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version"})) {
+      WebConfig::Tls tls;
+      for (auto [key, field] :
+           {std::pair{"cert_file", &tls.cert_file}, std::pair{"key_file", &tls.key_file}}) {
+        if (auto* y = t->if_contains(key)) {
+          if (auto s = d.string(*y, p + "." + key)) *field = *s;
+        } else {
+          d.add(p, std::string("missing \"") + key + "\"");
+        }
+      }
+      if (auto* y = t->if_contains("client_ca_file"))
+        if (auto s = d.string(*y, p + ".client_ca_file")) tls.client_ca_file = *s;
+      if (auto* y = t->if_contains("client_auth_type"))
+        if (auto s = d.string(*y, p + ".client_auth_type")) {
+          static const std::vector<std::pair<std::string_view, WebConfig::ClientAuth>> kinds{
+              {"NoClientCert", WebConfig::ClientAuth::none},
+              {"RequestClientCert", WebConfig::ClientAuth::request},
+              {"RequireAnyClientCert", WebConfig::ClientAuth::require_any},
+              {"VerifyClientCertIfGiven", WebConfig::ClientAuth::verify_if_given},
+              {"RequireAndVerifyClientCert", WebConfig::ClientAuth::require_and_verify}};
+          auto it = std::find_if(kinds.begin(), kinds.end(),
+                                 [&](const auto& k) { return k.first == *s; });
+          if (it != kinds.end())
+            tls.client_auth = it->second;
+          else
+            d.add(p + ".client_auth_type",
+                  "expected NoClientCert, RequestClientCert, RequireAnyClientCert, "
+                  "VerifyClientCertIfGiven or RequireAndVerifyClientCert; got \"" +
+                      *s + "\"");
+        }
+      if (tls.client_auth == WebConfig::ClientAuth::verify_if_given ||
+          tls.client_auth == WebConfig::ClientAuth::require_and_verify)
+        if (!tls.client_ca_file)
+          d.add(p,
+                "client_auth_type "
+                "needs \"client_ca_file\"");
+      if (auto* y = t->if_contains("min_version"))
+        if (auto s = d.string(*y, p + ".min_version")) {
+          if (*s == "TLS13")
+            tls.tls13_only = true;
+          else if (*s != "TLS12")
+            d.add(p + ".min_version",
+                  "expected \"TLS12\" or \"TLS13\" (older versions are "
+                  "not offered), got \"" +
+                      *s + "\"");
+        }
+      web.tls = tls;
+    }
+  }
+  if (auto* x = o->if_contains("basic_auth_users")) {
+    if (const auto* users = x->if_object()) {
+      for (const auto& kv : *users) {
+        std::string p = "web.basic_auth_users." + std::string(kv.key());
+        auto hash = d.string(kv.value(), p);
+        if (!hash) continue;
+        bool bcrypt =
+            hash->size() == 60 &&
+            (hash->starts_with("$2y$") || hash->starts_with("$2b$") || hash->starts_with("$2a$"));
+        if (!bcrypt)
+          d.add(p,
+                "expected a bcrypt hash (\"$2y$...\", 60 characters), e.g. from "
+                "`htpasswd -nBC 10 \"\" | tr -d ':\\n'`");
+        else
+          web.basic_auth_users.emplace_back(std::string(kv.key()), *hash);
+      }
+    } else {
+      d.add("web.basic_auth_users",
+            "expected an object of user: bcrypt hash, got " + json_kind_name(*x));
+    }
+  }
+  if (auto* x = o->if_contains("health_without_auth")) {
+    if (x->is_bool())
+      web.health_without_auth = x->get_bool();
+    else
+      d.add("web.health_without_auth", "expected true or false, got " + json_kind_name(*x));
+  }
+}
+
 void decode_log_level(Decoder& d, const json::value& v, std::string& level) {
   auto s = d.string(v, "log_level");
   if (!s) return;
@@ -371,8 +457,8 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
   Decoder d;
   // One decoder per top-level key; keys of later releases are refused, never ignored.
   const auto* o = d.object(parsed.value(), "",
-                           {"api", "credentials", "poll", "jobs", "listen", "alerts", "log_level",
-                            "state_file", "state_save_interval"},
+                           {"api", "credentials", "poll", "jobs", "listen", "web", "alerts",
+                            "log_level", "state_file", "state_save_interval"},
                            {"discover"});
   if (o) {
     if (auto* x = o->if_contains("api"))
@@ -383,6 +469,7 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
     if (auto* x = o->if_contains("poll")) decode_poll(d, *x, cfg.poll);
     if (auto* x = o->if_contains("jobs")) decode_jobs(d, *x, cfg.jobs);
     if (auto* x = o->if_contains("listen")) decode_listen(d, *x, cfg.listen);
+    if (auto* x = o->if_contains("web")) decode_web(d, *x, cfg.web);
     if (auto* x = o->if_contains("alerts")) decode_alerts(d, *x, cfg.alerts);
     if (auto* x = o->if_contains("log_level")) decode_log_level(d, *x, cfg.log_level);
     if (auto* x = o->if_contains("state_file"))

@@ -44,6 +44,26 @@ struct JobRef {
   std::optional<Millis> interval;  ///< overrides poll.interval for this job
 };
 
+/// TLS and basic auth of mmsmon's HTTP server, with the key names of Prometheus's
+/// exporter-toolkit web config (`tls_server_config`, `basic_auth_users`).
+struct WebConfig {
+  enum class ClientAuth { none, request, require_any, verify_if_given, require_and_verify };
+  struct Tls {
+    std::string cert_file;
+    std::string key_file;
+    std::optional<std::string> client_ca_file;
+    ClientAuth client_auth = ClientAuth::none;
+    bool tls13_only = false;  ///< min_version TLS13 (default TLS12)
+    friend bool operator==(const Tls&, const Tls&) = default;
+  };
+  std::optional<Tls> tls;
+  /// user -> bcrypt hash (`$2y$`, `$2b$`, `$2a$`); empty: no authentication.
+  std::vector<std::pair<std::string, std::string>> basic_auth_users;
+  /// /-/healthy answers without authentication (for load balancers and probes).
+  bool health_without_auth = false;
+  friend bool operator==(const WebConfig&, const WebConfig&) = default;
+};
+
 struct AlertsConfig {
   enum class Format { json, logfmt };
   std::string file = "/var/log/mmsmon/alerts.log";
@@ -59,6 +79,7 @@ struct Config {
   PollConfig poll;
   std::vector<JobRef> jobs;
   std::string listen = "127.0.0.1:9854";
+  WebConfig web;
   AlertsConfig alerts;
   std::string log_level = "info";  ///< trace, debug, info, warn, error
   /// Where the fleet's state survives restarts; unset: `$STATE_DIRECTORY/state.json` under

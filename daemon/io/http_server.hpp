@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/config.hpp"
 #include "core/result.hpp"
 #include "io/http_message.hpp"
 
@@ -31,7 +32,10 @@ struct HttpServerLimits {
 /// has deadlines and a bounded buffer. When all `max_connections` are taken, a new one
 /// replaces the connection that has been idle the longest (a scrape gets through while idle
 /// or slow clients hold the rest); if none is idle, the new one is closed. HEAD answers with
-/// the real Content-Length and no body.
+/// the real Content-Length and no body. With `web.tls_server_config` it speaks HTTPS only
+/// (TLS 1.2 or later; a plain-HTTP client fails its handshake and is closed); with
+/// `web.basic_auth_users` every request needs a user and password (bcrypt, checked with the
+/// system's crypt_r), except /-/healthy when `health_without_auth`.
 class HttpServer {
  public:
   using Handler = std::function<ServerResponse(const ServerRequest&)>;
@@ -39,7 +43,13 @@ class HttpServer {
   /// Binds `listen` (`host:port`; port 0 picks a free one). Fails with a message.
   static Result<std::unique_ptr<HttpServer>> create(boost::asio::any_io_executor ex,
                                                     const std::string& listen, Handler handler,
-                                                    HttpServerLimits limits = {});
+                                                    HttpServerLimits limits = {},
+                                                    WebConfig web = {});
+  /// New TLS and auth settings for the connections to come (a reload rereads the
+  /// certificate and key). Fails, keeping the old ones, when they cannot be loaded.
+  Result<bool> set_web(const WebConfig& web);
+  /// Called for each request refused for a missing or wrong user or password.
+  void on_auth_failure(std::function<void()> f);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

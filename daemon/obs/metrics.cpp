@@ -327,6 +327,12 @@ struct Metrics::Impl {
           .Help("Alert lines dropped because the wait queue was full (since start).")
           .Register(*registry)
           .Add({});
+  pm::Counter& http_auth_failures =
+      pm::BuildCounter()
+          .Name("mmsmon_http_auth_failures_total")
+          .Help("Requests to the HTTP server refused for a missing or wrong user or password.")
+          .Register(*registry)
+          .Add({});
   pm::Counter& notify_failures =
       pm::BuildCounter()
           .Name("mmsmon_systemd_notify_failures_total")
@@ -416,6 +422,10 @@ void Metrics::on_alert_log_write_failure() {
 void Metrics::set_alert_log_queue(std::size_t queued, std::uint64_t dropped) {
   impl_->alert_log_queue.Set(static_cast<double>(queued));
   impl_->alert_log_dropped.Set(static_cast<double>(dropped));
+}
+
+void Metrics::on_http_auth_failure() {
+  impl_->http_auth_failures.Increment();
 }
 
 void Metrics::on_notify_failure() {

@@ -31,6 +31,8 @@ class Metrics {
   /// An alert line could not be written when it was due; the lines waiting, and dropped.
   void on_alert_log_write_failure();
   void set_alert_log_queue(std::size_t queued, std::uint64_t dropped);
+  /// A request to the HTTP server was refused for a missing or wrong user or password.
+  void on_http_auth_failure();
   /// A message to systemd ($NOTIFY_SOCKET) could not be delivered.
   void on_notify_failure();
   /// The state file was saved at `when`; or a save failed; or an unusable file was set aside.

@@ -33,10 +33,23 @@ JSON
 ALIBABA_CLOUD_ACCESS_KEY_ID=prom-id ALIBABA_CLOUD_ACCESS_KEY_SECRET=prom-secret \
   start_with_port mmsmon_port mmsmon "$work/mmsmon.log" "$mmsmon" --config "$work/mmsmon.json"
 
-# The shipped scrape config, pointed at this mmsmon and scraping every second.
+# A second mmsmon with TLS and basic auth on its HTTP server (bcrypt of "scrape-password").
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=mmsmon -keyout "$work/key.pem" \
+  -out "$work/cert.pem" -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+printf 'scrape-password' >"$work/password"
+sed -e "s#\"listen\": \"127.0.0.1:0\",#\"listen\": \"127.0.0.1:0\", \"web\": {\"tls_server_config\": {\"cert_file\": \"$work/cert.pem\", \"key_file\": \"$work/key.pem\"}, \"basic_auth_users\": {\"prometheus\": \"\$2b\$04\$mmsmontestsaltmmsmonteuV4aGFg8HwsmtZTMxqqKCyXMG0NqP1q\"}},#" \
+  -e "s#$work/alerts.log#$work/alerts-tls.log#" "$work/mmsmon.json" >"$work/mmsmon-tls.json"
+ALIBABA_CLOUD_ACCESS_KEY_ID=prom-id ALIBABA_CLOUD_ACCESS_KEY_SECRET=prom-secret \
+  start_with_port tls_port mmsmon-tls "$work/mmsmon-tls.log" "$mmsmon" --config "$work/mmsmon-tls.json"
+
+# The shipped scrape configs, pointed at these two and scraping every second.
 sed -e "s/localhost:9854/127.0.0.1:$mmsmon_port/" -e "s/scrape_interval: 30s/scrape_interval: 1s/" \
     -e "s/scrape_timeout: 10s/scrape_timeout: 1s/" -e "s/evaluation_interval: 30s/evaluation_interval: 1s/" \
     "$src/deploy/prometheus/prometheus.yml" >"$work/prometheus.yml"
+sed -e "s/localhost:9854/127.0.0.1:$tls_port/" -e "s/job_name: mmsmon/job_name: mmsmon-tls/" \
+    -e "s/scrape_interval: 30s/scrape_interval: 1s/" -e "s/scrape_timeout: 10s/scrape_timeout: 1s/" \
+    -e "s#/etc/prometheus/mmsmon-ca.pem#$work/cert.pem#" -e "s#/etc/prometheus/mmsmon-password#$work/password#" \
+    "$src/deploy/prometheus/prometheus-tls.yml" | sed -n '/^scrape_configs:/,$p' | tail -n +2 >>"$work/prometheus.yml"
 promtool check config "$work/prometheus.yml" >/dev/null
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
   --web.listen-address=127.0.0.1:9090 --log.level=warn 2>"$work/prometheus.log" &
@@ -58,7 +71,9 @@ for q in 'up{job="mmsmon"}=1' \
   'mms_job_progress_ratio{job="mmsmon",source_id="7",job_id="1"}=0.25' \
   'mms_job_status{job="mmsmon",job_id="2",status="DONE"}=1' \
   'mms_job_tasks{job="mmsmon",job_id="1"}=200' \
-  'count(mms_job_info{job="mmsmon",name="orders"})=1'; do
+  'count(mms_job_info{job="mmsmon",name="orders"})=1' \
+  'up{job="mmsmon-tls"}=1' \
+  'mms_job_progress_ratio{job="mmsmon-tls",source_id="7",job_id="1"}=0.25'; do
   check "${q%=*} is ${q##*=}" wait_value "${q%=*}" "${q##*=}"
 done
 if [ "$failed" -ne 0 ]; then

@@ -290,14 +290,15 @@ inline std::string file_text(const std::filesystem::path& p) {
 inline HttpResponse http_call(unsigned short port, const std::string& method,
                               const std::string& target, const std::string& body = "",
                               const std::string& ca_file = "",
-                              const std::string& host = "127.0.0.1") {
+                              const std::string& host = "127.0.0.1", Params headers = {}) {
   boost::asio::io_context io;
   Endpoint ep{!ca_file.empty(), host, port};
   HttpClientOptions opt;
   if (!ca_file.empty()) opt.ca_file = ca_file;
   auto client = HttpClient::create(io.get_executor(), ep, opt);
   if (!client) throw std::runtime_error(client.error());
-  HttpRequest req{method, target, {{"content-type", "application/json"}}, body};
+  headers.emplace_back("content-type", "application/json");
+  HttpRequest req{method, target, std::move(headers), body};
   auto r = run(io, (*client)->send(req));
   if (!r) throw std::runtime_error("request failed: " + r.error().message);
   return std::move(r).value();

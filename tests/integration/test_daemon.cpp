@@ -1230,3 +1230,65 @@ TEST_CASE("alert log: a deleted alert file is noticed and written anew, without 
          [&] { return file_text(w.alerts_path).find("JobSucceeded") != std::string::npos; });
   CHECK(w.daemon_log().find("was deleted or replaced; reopened it") != std::string::npos);
 }
+
+TEST_CASE("web: TLS and basic auth on the HTTP server, as exporter-toolkit's web config") {
+  TempDir d;
+  std::string cert = (d.path / "cert.pem").string(), key = (d.path / "key.pem").string();
+  REQUIRE(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=mmsmon "
+                       "-keyout " +
+                       key + " -out " + cert + " -addext subjectAltName=IP:127.0.0.1 2>/dev/null")
+                          .c_str()) == 0);
+  // bcrypt of "scrape-password" (cost 4 keeps the test quick; cost 10 is usual).
+  const std::string hash = "$2b$04$mmsmontestsaltmmsmonteuV4aGFg8HwsmtZTMxqqKCyXMG0NqP1q";
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "task_num": 10, "task_done": 3}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}])",
+           .config = {{"web",
+                       {{"tls_server_config", {{"cert_file", cert}, {"key_file", key}}},
+                        {"basic_auth_users", {{"prometheus", hash}}}}}}});
+  auto port = w.daemon->port();
+  auto basic = [](const std::string& user_pass) {
+    static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    unsigned val = 0;
+    int bits = -6;
+    for (unsigned char c : user_pass) {
+      val = (val << 8) + c;
+      bits += 8;
+      while (bits >= 0) {
+        out += b64[(val >> bits) & 0x3f];
+        bits -= 6;
+      }
+    }
+    if (bits > -6) out += b64[((val << 8) >> (bits + 8)) & 0x3f];
+    while (out.size() % 4)
+      out += '=';
+    return Params{{"authorization", "Basic " + out}};
+  };
+  auto call = [&](const std::string& target, const Params& auth,
+                  const std::string& method = "GET") {
+    return http_call(port, method, target, "", cert, "127.0.0.1", auth);
+  };
+  auto good = basic("prometheus:scrape-password");
+  w.wait("/-/ready over HTTPS with the password", 20s,
+         [&] { return call("/-/ready", good).status == 200; });
+  auto m = call("/metrics", good);
+  CHECK(m.status == 200);
+  CHECK(metric(m.body, R"(mms_job_tasks_done{source_id="7",job_id="1"})") == 3);
+  // A wrong password, an unknown user, no credentials: 401, counted.
+  for (const auto& bad : {basic("prometheus:wrong"), basic("nobody:scrape-password"), Params{}}) {
+    auto r = call("/metrics", bad);
+    CHECK(r.status == 401);
+    CHECK(r.header("www-authenticate") == "Basic realm=\"mmsmon\"");
+    CHECK(r.body.find("mms_job") == std::string::npos);
+  }
+  CHECK(metric(call("/metrics", good).body, "mmsmon_http_auth_failures_total") == 3);
+  CHECK(call("/-/healthy", {}).status == 401);  // not open unless the config says so
+  // Plain HTTP to the TLS port fails cleanly, and the server goes on.
+  CHECK_THROWS(http_call(port, "GET", "/metrics"));
+  CHECK(call("/-/healthy", good).status == 200);
+  // A reload opens /-/healthy to probes without a password.
+  w.rewrite_config([](json::object& c) { c["web"].as_object()["health_without_auth"] = true; });
+  CHECK(call("/-/reload", good, "POST").status == 200);
+  CHECK(call("/-/healthy", {}).status == 200);
+  CHECK(call("/metrics", {}).status == 401);
+}
