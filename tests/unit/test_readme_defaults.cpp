@@ -74,6 +74,7 @@ TEST_CASE("every default README states is the default of the code") {
       {"log_level", [&] { return c.log_level; }},
       {"state_save_interval", [&] { return format_duration(c.state_save_interval); }},
       {"api.allow_insecure_http", [] { return std::string("false"); }},  // test_config.cpp
+      {"web.health_without_auth", [&] { return c.web.health_without_auth ? "true" : "false"; }},
       // Resolved where credentials are looked up (test_credentials.cpp checks it).
       {"credentials.config_file", [] { return std::string("~/.aliyun/config.json"); }},
   };
