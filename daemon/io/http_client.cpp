@@ -224,23 +224,59 @@ struct HttpClient::Impl {
   std::shared_ptr<Deadlines> deadlines;
   std::uint64_t opened = 0;
 
-  awaitable<Result<std::unique_ptr<Conn>, TransportError>> connect() {
-    using namespace asio::experimental::awaitable_operators;
-    tcp::resolver resolver(ex);
-    asio::steady_timer timer(ex, opt.timeout);
-    auto raced = co_await (resolver.async_resolve(ep.host, std::to_string(ep.port), use_tuple) ||
-                           timer.async_wait(use_tuple));
-    if (raced.index() == 1)
+  // The last successful resolve, reused for a minute: a poll then does not wait on DNS,
+  // and a slow resolver holds up no more than one connect a minute.
+  std::optional<tcp::resolver::results_type> resolved;
+  steady_clock::time_point resolved_at{};
+
+  /// The deadline of the next step: api.timeout from now, and never past the call's.
+  steady_clock::time_point step_deadline(steady_clock::time_point call_deadline) const {
+    return std::min(steady_clock::now() + opt.timeout, call_deadline);
+  }
+
+  /// Resolves the endpoint's host within the step deadline. getaddrinfo cannot be
+  /// cancelled: when the deadline strikes first, the lookup is abandoned (it finishes in the
+  /// background, its answer unused) instead of awaited.
+  awaitable<Result<tcp::resolver::results_type, TransportError>> resolve(
+      steady_clock::time_point call_deadline) {
+    if (resolved && steady_clock::now() - resolved_at < std::chrono::minutes(1))
+      co_return *resolved;
+    struct Lookup {
+      explicit Lookup(asio::any_io_executor ex) : resolver(ex), timer(ex) {}
+      tcp::resolver resolver;
+      asio::steady_timer timer;
+      std::optional<std::pair<boost::system::error_code, tcp::resolver::results_type>> result;
+    };
+    auto l = std::make_shared<Lookup>(ex);
+    l->timer.expires_at(step_deadline(call_deadline));
+    l->resolver.async_resolve(
+        ep.host, std::to_string(ep.port),
+        [l](const boost::system::error_code& ec, tcp::resolver::results_type r) {
+          l->result.emplace(ec, std::move(r));
+          l->timer.cancel();
+        });
+    co_await l->timer.async_wait(use_tuple);
+    if (!l->result)
       co_return Failure{
           TransportError{TransportFailure::timeout, "resolve " + ep.host + ": deadline exceeded"}};
-    auto [rec, results] = std::get<0>(raced);
+    auto [rec, results] = std::move(*l->result);
     if (rec)
       co_return Failure{
           TransportError{TransportFailure::network, "resolve " + ep.host + ": " + rec.message()}};
+    resolved = results;
+    resolved_at = steady_clock::now();
+    co_return results;
+  }
+
+  awaitable<Result<std::unique_ptr<Conn>, TransportError>> connect(
+      steady_clock::time_point call_deadline) {
+    auto found = co_await resolve(call_deadline);
+    if (!found) co_return Failure{std::move(found).error()};
+    auto results = std::move(found).value();
 
     auto c = ctx ? std::make_unique<Conn>(ex, *ctx) : std::make_unique<Conn>(ex);
     DeadlineScope scope(deadlines, *c);
-    c->deadline = steady_clock::now() + opt.timeout;
+    c->deadline = step_deadline(call_deadline);
     auto [cec, where] = co_await asio::async_connect(c->lowest(), results, use_tuple);
     if (cec) co_return Failure{classify(cec, "connect " + ep.url(), c->timed_out)};
     ++opened;
@@ -252,7 +288,7 @@ struct HttpClient::Impl {
         co_return Failure{TransportError{TransportFailure::tls, "cannot set SNI"}};
       c->tls->set_verify_mode(ssl::verify_peer);
       c->tls->set_verify_callback(ssl::host_name_verification(ep.host));
-      c->deadline = steady_clock::now() + opt.timeout;
+      c->deadline = step_deadline(call_deadline);
       auto [hec] = co_await c->tls->async_handshake(ssl::stream_base::client, use_tuple);
       if (hec) {
         auto e = classify(hec, "TLS handshake with " + ep.url(), c->timed_out);
@@ -266,7 +302,8 @@ struct HttpClient::Impl {
   }
 
   awaitable<Result<HttpResponse, TransportError>> exchange(Result<std::string, TransportError> wire,
-                                                           bool head);
+                                                           bool head,
+                                                           steady_clock::time_point call_deadline);
 
   /// The request as it goes on the wire, in one buffer.
   Result<std::string, TransportError> serialize(const HttpRequest& req) const {
@@ -336,15 +373,21 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(asio::any_io_executor ex,
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
-awaitable<Result<HttpResponse, TransportError>> HttpClient::send(HttpRequest req) {
+Millis HttpClient::timeout() const {
+  return impl_->opt.timeout;
+}
+
+awaitable<Result<HttpResponse, TransportError>> HttpClient::send(
+    HttpRequest req, std::optional<steady_clock::time_point> deadline) {
   // Serialized here, outside the coroutine: its frame keeps the bytes, not the request.
-  return impl_->exchange(impl_->serialize(req), req.method == "HEAD");
+  return impl_->exchange(impl_->serialize(req), req.method == "HEAD",
+                         deadline.value_or(steady_clock::time_point::max()));
 }
 
 // One coroutine for the whole exchange (a frame per poll is a heap allocation): take or
 // open a connection, write the request, read and parse the response.
 awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
-    Result<std::string, TransportError> wire, bool head) {
+    Result<std::string, TransportError> wire, bool head, steady_clock::time_point call_deadline) {
   if (!wire) co_return Failure{std::move(wire).error()};
 
   std::unique_ptr<Conn> c;
@@ -354,7 +397,7 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
     idle.pop_back();
     reused = true;
   } else {
-    auto made = co_await connect();
+    auto made = co_await connect(call_deadline);
     if (!made) co_return Failure{std::move(made).error()};
     c = std::move(made).value();
   }
@@ -371,7 +414,7 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
   const char* step = "write request";
   {
     DeadlineScope scope(deadlines, *c);
-    c->deadline = steady_clock::now() + opt.timeout;
+    c->deadline = step_deadline(call_deadline);
     // (No co_await inside ?: — GCC 12 miscompiles that.)
     std::size_t n = 0;
     if (c->tls)
@@ -380,7 +423,7 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
       std::tie(ec, n) = co_await asio::async_write(c->plain, asio::buffer(*wire), use_tuple);
 
     if (!ec) step = "read response";
-    c->deadline = steady_clock::now() + opt.timeout;
+    c->deadline = step_deadline(call_deadline);
     while (!ec) {
       if (c->buf.size() > 0) {
         std::size_t used = parser.put(c->buf.data(), ec);

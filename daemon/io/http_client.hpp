@@ -65,7 +65,11 @@ class HttpClient {
   /// Sends one request. Never throws for network conditions. A failure on a reused
   /// connection before any answer is flagged `stale_connection` (and that connection is
   /// dropped, so a new attempt opens a fresh one).
-  boost::asio::awaitable<Result<HttpResponse, TransportError>> send(HttpRequest req);
+  /// `deadline`, when given, bounds the whole exchange as well: every step ends by it.
+  boost::asio::awaitable<Result<HttpResponse, TransportError>> send(
+      HttpRequest req, std::optional<std::chrono::steady_clock::time_point> deadline = {});
+  /// api.timeout: the deadline of each step.
+  Millis timeout() const;
 
   /// Ends every exchange under way at once (as if its deadline had passed): for shutdown.
   void cancel_all();

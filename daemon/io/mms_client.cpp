@@ -84,9 +84,12 @@ HttpRequest MmsClient::sign(const ApiCall& c) {
 awaitable<Result<std::string, ApiError>> MmsClient::fetch(ApiCall c, CallOutcome& out) {
   out = CallOutcome{c.action, std::nullopt, {}, std::nullopt};
   auto started = std::chrono::steady_clock::now();
+  // The whole call, a retry on a stale kept-alive connection included, ends within twice
+  // api.timeout (README: "api.timeout").
+  auto deadline = started + 2 * http_.timeout();
   Result<HttpResponse, TransportError> r = Failure{TransportError{}};
   for (int attempt = 0; attempt < 2; ++attempt) {
-    r = co_await http_.send(sign(c));
+    r = co_await http_.send(sign(c), deadline);
     if (r || !r.error().stale_connection) break;
   }
   co_return to_result(std::move(r), started, out);
