@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Fault soak: mmsmon watching 1,000 jobs on mms-sim while a rotating mix of every fault the
+# simulator has hits random jobs (error codes, 5xx, throttling with rate-limit headers,
+# delays past the deadline, resets, truncated, malformed, oversized and endless bodies);
+# then the faults stop. Checks: RSS and open fds flat after the warm-up, no poller down,
+# every job polled successfully again within two intervals, every alert line whole JSON,
+# every firing alert resolved exactly once.
+# Usage: soak.sh MMSMON MMS_SIM [SECONDS]    (CI: 30 s; README: the long run)
+set -uo pipefail
+mmsmon=$1 sim=$2 seconds=${3:-30}
+jobs=1000
+work=$(mktemp -d)
+. "$(dirname "$0")/../lib.sh"
+trap 'stop_children; rm -rf "$work"' EXIT
+
+{
+  echo '{"credentials": [{"access_key_id": "soak-id", "access_key_secret": "soak-secret"}],'
+  echo ' "generate": {"source_id": 7, "count": '$jobs', "task_num": 100000, "task_done": 10, "rate": 0.5, "status": "DOING"}}'
+} >"$work/scenario.json"
+start_with_port sim_port mms-sim "$work/sim.log" "$sim" --scenario "$work/scenario.json"
+{
+  echo "{\"api\": {\"endpoint\": \"http://127.0.0.1:$sim_port\", \"timeout\": \"1s\", \"max_response_bytes\": 1048576},"
+  echo " \"poll\": {\"interval\": \"5s\", \"jitter\": 0.1, \"max_in_flight\": 16},"
+  echo " \"listen\": \"127.0.0.1:0\", \"log_level\": \"warn\","
+  echo " \"alerts\": {\"file\": \"$work/alerts.log\", \"unreachable_after\": \"3s\", \"throttled_after\": \"3s\"},"
+  echo " \"jobs\": ["
+  for ((i = 1; i <= jobs; i++)); do
+    printf '{"source_id": 7, "job_id": %d}%s\n' "$i" "$([ "$i" -lt "$jobs" ] && echo ,)"
+  done
+  echo "]}"
+} >"$work/mmsmon.json"
+ALIBABA_CLOUD_ACCESS_KEY_ID=soak-id ALIBABA_CLOUD_ACCESS_KEY_SECRET=soak-secret \
+  start_with_port port mmsmon "$work/mmsmon.log" "$mmsmon" --config "$work/mmsmon.json"
+pid=${pids[-1]}
+
+admin() { curl -sf --max-time 5 -X "$1" -H 'content-type: application/json' ${3:+--data "$3"} "http://127.0.0.1:$sim_port$2" >/dev/null; }
+metrics() { curl -sf --max-time 10 "http://127.0.0.1:$port/metrics"; }
+rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$pid/status"; }
+fds() { find "/proc/$pid/fd" -mindepth 1 | wc -l; }
+ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/-/ready")" = 200 ]; }
+wait_until 60 ready || { echo "FAIL mmsmon not ready"; exit 1; }
+
+faults=(
+  '"error": {"status": 500, "code": "InternalError"}'
+  '"error": {"status": 503, "code": "ServiceUnavailable"}'
+  '"error": {"status": 400, "code": "InvalidParameter"}'
+  '"error": {"status": 404, "code": "MmsJobNotFound"}'
+  '"error": {"status": 429, "code": "Throttling.User"}'
+  '"delay": "3s"'
+  '"reset": true'
+  '"truncated": true'
+  '"malformed": true'
+  '"huge_body": 4194304'
+  '"endless": "chunk_ext"'
+)
+RANDOM=20261126
+end=$((SECONDS + seconds))
+warm=$((SECONDS + seconds / 4))
+rss_warm="" fds_warm="" rss_max=0
+while ((SECONDS < end)); do
+  for _ in 1 2 3 4; do
+    f=${faults[RANDOM % ${#faults[@]}]}
+    admin POST /admin/faults "{\"job\": {\"source_id\": 7, \"job_id\": $((RANDOM % jobs + 1))}, $f, \"count\": $((RANDOM % 5 + 1))}"
+  done
+  # Now and then the whole API throttles for a moment.
+  if ((RANDOM % 20 == 0)); then
+    admin POST /admin/faults '{"rate_limit": {"per_second": 50, "burst": 50}}'
+  elif ((RANDOM % 10 == 0)); then
+    admin DELETE /admin/faults
+  fi
+  if ((SECONDS >= warm)); then
+    r=$(rss_kb)
+    [ -z "$rss_warm" ] && rss_warm=$r fds_warm=$(fds)
+    ((r > rss_max)) && rss_max=$r
+  fi
+  sleep 0.25
+done
+admin DELETE /admin/faults
+fds_end=$(fds)
+# Two intervals (and a deadline) for every job to be polled successfully again.
+all_up() { [ "$(metrics | grep -c '^mms_job_up{.*} 1$')" -eq "$jobs" ]; }
+wait_until 12 all_up
+check "every job is polled successfully again within two intervals after the faults" all_up
+check "no poller is down (/-/healthy)" test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/-/healthy")" = 200
+sleep 4  # the resolutions (JobUnreachable, ApiThrottled) come with the next polls
+rss_end=$(rss_kb)
+echo "RSS after warm-up ${rss_warm} kB, max ${rss_max} kB, at the end ${rss_end} kB; fds ${fds_warm} -> ${fds_end}"
+check "RSS flat after the warm-up (within 16 MB)" test $((rss_max - rss_warm)) -lt 16384
+check "open fds flat (within 40)" test $((fds_end - fds_warm)) -lt 40
+requests=$(metrics | awk '/^mmsmon_api_requests_total/ { n += $2 } END { print n }')
+failures=$(metrics | awk '/^mmsmon_api_request_failures_total/ { n += $2 } END { print n }')
+echo "API requests ${requests}, failed ${failures}, alert lines $(wc -l <"$work/alerts.log")"
+check "faults were hit" test "${failures:-0}" -gt 50
+stop_pid "$pid"
+check "every alert line is whole JSON, and every firing alert resolved exactly once" node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(l => l);
+  const open = new Map(); let bad = 0;
+  for (const l of lines) {
+    const a = JSON.parse(l);
+    const key = a.alert + "/" + (a.job_id ?? "-");
+    if (a.state === "firing") { if (open.get(key)) bad++; open.set(key, true); }
+    if (a.state === "resolved") { if (!open.get(key)) bad++; open.set(key, false); }
+  }
+  const still = [...open.values()].filter(v => v).length;
+  console.log(lines.length + " lines, " + still + " still firing, " + bad + " out of order");
+  process.exit(bad === 0 && still === 0 ? 0 : 1);' "$work/alerts.log"
+finish
