@@ -100,6 +100,15 @@ wait_until() {
   done
 }
 
+# job_refs SOURCE_ID COUNT: the JSON items {"source_id": SOURCE_ID, "job_id": 1..COUNT},
+# comma-separated, one a line (for a config's "jobs" or a scenario's job list).
+job_refs() {
+  local i
+  for ((i = 1; i <= $2; i++)); do
+    printf '{"source_id": %d, "job_id": %d}%s\n' "$1" "$i" "$([ "$i" -lt "$2" ] && echo ,)"
+  done
+}
+
 # The closing line CI reads, and the exit status.
 finish() {
   echo "$passed passed, $failed failed"

@@ -28,9 +28,7 @@ start_with_port sim_port mms-sim "$work/sim.log" "$build/tests/mms-sim" --scenar
   echo " \"poll\": {\"interval\": \"${interval}s\", \"jitter\": 0.1, \"max_in_flight\": 16},"
   echo " \"listen\": \"127.0.0.1:0\", \"alerts\": {\"file\": \"$work/alerts.log\"}, \"log_level\": \"warn\","
   echo " \"jobs\": ["
-  for ((i = 1; i <= jobs; i++)); do
-    printf '{"source_id": 1, "job_id": %d}%s\n' "$i" "$([ "$i" -lt "$jobs" ] && echo ,)"
-  done
+  job_refs 1 "$jobs"
   echo "]}"
 } >"$work/mmsmon.json"
 ALIBABA_CLOUD_ACCESS_KEY_ID=bench ALIBABA_CLOUD_ACCESS_KEY_SECRET=bench \

@@ -23,9 +23,7 @@ mkdir -p "$work/log"
   echo "{\"api\": {\"endpoint\": \"http://127.0.0.1:$sim_port\"},"
   echo " \"poll\": {\"interval\": \"1s\", \"jitter\": 0}, \"listen\": \"127.0.0.1:0\","
   echo " \"alerts\": {\"file\": \"$work/log/alerts.log\"}, \"jobs\": ["
-  for ((i = 1; i <= jobs; i++)); do
-    printf '{"source_id": 7, "job_id": %d}%s\n' "$i" "$([ "$i" -lt "$jobs" ] && echo ,)"
-  done
+  job_refs 7 "$jobs"
   echo "]}"
 } >"$work/mmsmon.json"
 ALIBABA_CLOUD_ACCESS_KEY_ID=lr-id ALIBABA_CLOUD_ACCESS_KEY_SECRET=lr-secret \

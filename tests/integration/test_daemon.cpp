@@ -198,6 +198,12 @@ struct World {
     wait_until(what, limit, ready, [this] { return log_tail(); });
   }
 
+  /// Waits (bounded) until the simulator is answering a request of the daemon.
+  void wait_in_flight() {
+    wait("a request under way", 10s,
+         [&] { return sim.admin("GET", "/admin/stats").at("in_flight").as_int64() > 0; });
+  }
+
   /// Waits (bounded) until /-/ready answers 200: the daemon has no event to wait on here.
   void wait_ready() {
     wait("/-/ready to answer 200", 20s, [&] { return get("/-/ready").status == 200; });
@@ -428,8 +434,7 @@ TEST_CASE("poll.max_in_flight caps the requests under way, and SIGTERM waits for
   auto stats = w.sim.admin("GET", "/admin/stats");
   CHECK(stats.at("max_in_flight").as_int64() == 2);
   // Stopping while requests are under way: they finish, then the daemon exits cleanly.
-  w.wait("a request under way", 10s,
-         [&] { return w.sim.admin("GET", "/admin/stats").at("in_flight").as_int64() > 0; });
+  w.wait_in_flight();
   auto t0 = std::chrono::steady_clock::now();
   CHECK(w.daemon->stop() == 0);
   CHECK(std::chrono::steady_clock::now() - t0 < 2s + 1s);  // api.timeout + 1 s at most
@@ -665,8 +670,7 @@ TEST_CASE("SIGTERM ends the polls under way within api.timeout, then exits 0") {
            .jobs = refs,
            .config = {{"api", {{"timeout", "1s"}}}},
            .sim_faults = {R"({"delay": "30s"})"}});
-  w.wait("a request under way", 10s,
-         [&] { return w.sim.admin("GET", "/admin/stats").at("in_flight").as_int64() > 0; });
+  w.wait_in_flight();
   auto t0 = std::chrono::steady_clock::now();
   CHECK(w.daemon->stop() == 0);
   auto took = std::chrono::steady_clock::now() - t0;
@@ -985,8 +989,7 @@ TEST_CASE("stop: polls still under way are cancelled and the daemon exits 0 with
            .jobs = refs,
            .config = {{"api", {{"timeout", "10s"}}}},
            .sim_faults = {R"({"delay": "30s"})"}});
-  w.wait("a request under way", 10s,
-         [&] { return w.sim.admin("GET", "/admin/stats").at("in_flight").as_int64() > 0; });
+  w.wait_in_flight();
   auto t0 = std::chrono::steady_clock::now();
   CHECK(w.daemon->stop() == 0);
   auto took = std::chrono::steady_clock::now() - t0;
@@ -1151,8 +1154,7 @@ TEST_CASE("stop: a second SIGTERM while stopping exits at once") {
            .jobs = refs,
            .config = {{"api", {{"timeout", "10s"}}}},
            .sim_faults = {R"({"delay": "30s"})"}});
-  w.wait("a request under way", 10s,
-         [&] { return w.sim.admin("GET", "/admin/stats").at("in_flight").as_int64() > 0; });
+  w.wait_in_flight();
   w.daemon->send(SIGTERM);  // would wait up to 3 s for the polls under way
   w.wait("the daemon to say it is stopping", 5s,
          [&] { return w.daemon_log().find("stopping") != std::string::npos; });

@@ -24,9 +24,7 @@ start_with_port sim_port mms-sim "$work/sim.log" "$sim" --scenario "$work/scenar
   echo " \"listen\": \"127.0.0.1:0\", \"log_level\": \"warn\","
   echo " \"alerts\": {\"file\": \"$work/alerts.log\", \"unreachable_after\": \"3s\", \"throttled_after\": \"3s\"},"
   echo " \"jobs\": ["
-  for ((i = 1; i <= jobs; i++)); do
-    printf '{"source_id": 7, "job_id": %d}%s\n' "$i" "$([ "$i" -lt "$jobs" ] && echo ,)"
-  done
+  job_refs 7 "$jobs"
   echo "]}"
 } >"$work/mmsmon.json"
 ALIBABA_CLOUD_ACCESS_KEY_ID=soak-id ALIBABA_CLOUD_ACCESS_KEY_SECRET=soak-secret \
