@@ -14,9 +14,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <vector>
+
+#include "io/http_response_reader.hpp"
 
 namespace mmsmon {
 
@@ -42,61 +43,7 @@ bool iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::optional<std::string_view> HttpResponse::header(std::string_view name) const {
-  // fields holds "name\0value\0" pairs: one allocation for the whole header.
-  std::string_view rest = fields;
-  while (!rest.empty()) {
-    auto name_end = rest.find('\0');
-    auto value_end = rest.find('\0', name_end + 1);
-    if (iequals(rest.substr(0, name_end), name))
-      return rest.substr(name_end + 1, value_end - name_end - 1);
-    rest.remove_prefix(value_end + 1);
-  }
-  return std::nullopt;
-}
-
 namespace {
-
-/// A response parser that writes the status, the fields and the body straight into an
-/// HttpResponse: no intermediate field container, no copies.
-class ResponseParser : public http::basic_parser<false> {
- public:
-  explicit ResponseParser(HttpResponse& out) : out_(out) { out_.fields.reserve(512); }
-
- private:
-  void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
-                       boost::system::error_code&) override {}
-  void on_response_impl(int code, beast::string_view, int, boost::system::error_code&) override {
-    out_.status = static_cast<unsigned>(code);
-  }
-  void on_field_impl(http::field, beast::string_view name, beast::string_view value,
-                     boost::system::error_code&) override {
-    out_.fields += name;
-    out_.fields += '\0';
-    out_.fields += value;
-    out_.fields += '\0';
-  }
-  void on_header_impl(boost::system::error_code&) override {}
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
-                         boost::system::error_code&) override {
-    // The parser has checked the length against body_limit already.
-    if (length) out_.body.reserve(static_cast<std::size_t>(*length));
-  }
-  std::size_t on_body_impl(beast::string_view body, boost::system::error_code&) override {
-    out_.body += body;
-    return body.size();
-  }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view,
-                            boost::system::error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body,
-                                 boost::system::error_code&) override {
-    out_.body += body;
-    return body.size();
-  }
-  void on_finish_impl(boost::system::error_code&) override {}
-
-  HttpResponse& out_;
-};
 
 struct Conn {
   explicit Conn(asio::any_io_executor ex) : plain(ex) {}
@@ -208,9 +155,6 @@ bool has_line_break(std::string_view s) {
 }
 
 constexpr std::size_t kReadSize = 16 * 1024;
-/// Bytes the parser may leave unconsumed: a header line, a chunk-size line with its
-/// extension, a trailer. More is a hostile or broken server; the buffer never grows past it.
-constexpr std::size_t kMaxUnparsed = 64 * 1024 + kReadSize;
 
 }  // namespace
 
@@ -403,13 +347,8 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
   }
 
   HttpResponse out;
-  ResponseParser parser(out);
-  parser.eager(true);
-  parser.body_limit(opt.max_body);
-  parser.header_limit(64 * 1024);
-  if (head) parser.skip(true);  // a HEAD response has no body
+  ResponseReader reader(out, opt.max_body, head);
   bool got_bytes = false;
-  bool overflow = false;
   boost::system::error_code ec;
   const char* step = "write request";
   {
@@ -425,21 +364,11 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
     if (!ec) step = "read response";
     c->deadline = step_deadline(call_deadline);
     while (!ec) {
-      if (c->buf.size() > 0) {
-        std::size_t used = parser.put(c->buf.data(), ec);
-        c->buf.consume(used);
-        if (ec == http::error::need_more) {
-          ec = {};
-        } else if (ec || parser.is_done()) {
-          break;
-        } else if (used > 0) {
-          continue;  // parse what is left in the buffer before reading more
-        }
-        if (c->buf.size() >= kMaxUnparsed) {
-          overflow = true;
-          ec = http::error::buffer_overflow;
-          break;
-        }
+      auto state = reader.feed(c->buf);
+      if (state == ResponseReader::State::done) break;
+      if (state == ResponseReader::State::failed) {
+        ec = reader.error();
+        break;
       }
       if (c->tls)
         std::tie(ec, n) = co_await c->tls->async_read_some(c->buf.prepare(kReadSize), use_tuple);
@@ -450,29 +379,25 @@ awaitable<Result<HttpResponse, TransportError>> HttpClient::Impl::exchange(
       if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
         // The server closed the connection: that ends a body without a length, and is
         // an error anywhere else.
-        if (parser.got_some()) {
-          ec = {};
-          parser.put_eof(ec);
-          if (!ec) break;
-        } else {
-          ec = http::error::end_of_stream;
-        }
+        ec = reader.eof() == ResponseReader::State::done ? boost::system::error_code{}
+                                                         : reader.error();
+        if (!ec) break;
       }
     }
   }
 
   if (!ec) {
-    if (parser.keep_alive() && idle.size() < opt.max_idle) {
+    if (reader.keep_alive() && idle.size() < opt.max_idle) {
       c->buf.clear();
       idle.push_back(std::move(c));
     }
     co_return out;
   }
   auto e = classify(ec, step, c->timed_out);
-  if (overflow) {
+  if (reader.overflow()) {
     e.kind = TransportFailure::too_large;
     e.message = "response framing (a chunk-size line, its extension or a trailer) exceeds " +
-                std::to_string(kMaxUnparsed) + " bytes; cut off";
+                std::to_string(ResponseReader::kMaxUnparsed) + " bytes; cut off";
   } else if (e.kind == TransportFailure::too_large) {
     e.message = "response body exceeds " + std::to_string(opt.max_body) + " bytes; cut off";
   }

@@ -11,6 +11,7 @@
 #include "core/endpoint.hpp"
 #include "core/result.hpp"
 #include "core/signer.hpp"
+#include "io/http_message.hpp"
 
 namespace mmsmon {
 
@@ -19,14 +20,6 @@ struct HttpRequest {
   std::string target;  ///< encoded path and query
   Params headers;
   std::string body;
-};
-
-struct HttpResponse {
-  unsigned status = 0;
-  std::string fields;  ///< the header fields as "name\0value\0" pairs, as received
-  std::string body;
-  /// The value of the first field of that name (compared case-insensitively).
-  std::optional<std::string_view> header(std::string_view name) const;
 };
 
 /// Why a request got no usable response.

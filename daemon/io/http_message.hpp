@@ -1,9 +1,19 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace mmsmon {
+
+/// A response to mmsmon's HTTP client.
+struct HttpResponse {
+  unsigned status = 0;
+  std::string fields;  ///< the header fields as "name\0value\0" pairs, as received
+  std::string body;
+  /// The value of the first field of that name (compared case-insensitively).
+  std::optional<std::string_view> header(std::string_view name) const;
+};
 
 /// A request to mmsmon's HTTP server, as the router sees it (no Asio, no Beast).
 struct ServerRequest {
