@@ -3,10 +3,12 @@
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -192,4 +194,43 @@ TEST_CASE("server: when every connection is busy, a new one is closed at once") 
   CHECK(answer.ends_with("hello /a\n"));
   for (int fd : {busy1, busy2, extra})
     close(fd);
+}
+
+TEST_CASE("server: out of file descriptors, the accept loop pauses instead of spinning") {
+  HttpServerLimits lim;
+  lim.accept_pause = 100ms;
+  ServerWorld w(lim);
+  // Use up every descriptor but one: the client's socket takes it, so the server's accept
+  // fails with EMFILE for as long as the connection waits in the backlog.
+  rlimit old{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
+  rlimit low = old;
+  low.rlim_cur = 256;
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::vector<int> filler;
+  for (int d; (d = dup(0)) >= 0;)
+    filler.push_back(d);
+  close(filler.back());
+  filler.pop_back();
+  int fd = w.connect();
+  rusage before{}, after{};
+  getrusage(RUSAGE_SELF, &before);
+  std::this_thread::sleep_for(1s);  // a measuring window: the server's CPU over one second
+  getrusage(RUSAGE_SELF, &after);
+  for (int d : filler)
+    close(d);
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &old) == 0);
+  auto cpu = [](const rusage& r) {
+    return std::chrono::seconds(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+           std::chrono::microseconds(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+  };
+  auto used = cpu(after) - cpu(before);
+  MESSAGE("CPU while accept failed: "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(used).count() << " ms");
+  CHECK(used < 200ms);  // spinning on EMFILE burns most of the second
+  // With descriptors again, the waiting connection is served.
+  send_all(fd, "GET /late HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  bool closed = false;
+  CHECK(receive(fd, 5s, closed).ends_with("hello /late\n"));
+  close(fd);
 }
