@@ -32,19 +32,6 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
-}  // namespace
-
-namespace {
-
 struct Conn {
   explicit Conn(asio::any_io_executor ex) : plain(ex) {}
   Conn(asio::any_io_executor ex, ssl::context& ctx) : plain(ex) {
@@ -266,7 +253,7 @@ struct HttpClient::Impl {
       if (k.empty() || has_line_break(k) || has_line_break(v) || k.find(':') != k.npos)
         return Failure{TransportError{TransportFailure::protocol,
                                       "request header \"" + k + "\" is not valid"}};
-      has_host = has_host || iequals(k, "host");
+      has_host = has_host || field_name_equals(k, "host");
       wire += k;
       wire += ": ";
       wire += v;

@@ -6,6 +6,9 @@
 
 namespace mmsmon {
 
+/// Whether two header field names are the same (ASCII, case-insensitive).
+bool field_name_equals(std::string_view a, std::string_view b);
+
 /// A response to mmsmon's HTTP client.
 struct HttpResponse {
   unsigned status = 0;

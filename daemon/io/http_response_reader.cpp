@@ -8,9 +8,7 @@ namespace mmsmon {
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
+bool field_name_equals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
     if (std::tolower(static_cast<unsigned char>(a[i])) !=
@@ -19,15 +17,13 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-}  // namespace
-
 std::optional<std::string_view> HttpResponse::header(std::string_view name) const {
   // fields holds "name\0value\0" pairs: one allocation for the whole header.
   std::string_view rest = fields;
   while (!rest.empty()) {
     auto name_end = rest.find('\0');
     auto value_end = rest.find('\0', name_end + 1);
-    if (iequals(rest.substr(0, name_end), name))
+    if (field_name_equals(rest.substr(0, name_end), name))
       return rest.substr(name_end + 1, value_end - name_end - 1);
     rest.remove_prefix(value_end + 1);
   }
