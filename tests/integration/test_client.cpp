@@ -230,7 +230,20 @@ TEST_CASE("a 100 MB body is cut off at the limit, not buffered") {
   CHECK(s.get(3).ok());  // a fresh connection serves the next request
 }
 
+namespace {
+
+/// A field of /proc/self/status in kB.
+long status_kb(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  for (std::string l; std::getline(in, l);)
+    if (l.starts_with(field + ":")) return std::stol(l.substr(field.size() + 1));
+  return -1;
+}
+
+}  // namespace
+
 TEST_CASE("endless chunked framing is cut off as too large, memory stays flat") {
+  long hwm_before = status_kb("VmHWM");
   SimProcess sim(kScenario);
   HttpClientOptions opt;
   opt.max_body = 8u << 20;
@@ -246,10 +259,9 @@ TEST_CASE("endless chunked framing is cut off as too large, memory stays flat") 
     CHECK(r.error().message.find("exceeds") != std::string::npos);
     CHECK(s.get(3).ok());  // the next request goes on a fresh connection
   }
-  // The client held at most its framing limit, not the 64 MB the server sent.
-  std::ifstream in("/proc/self/status");
-  for (std::string l; std::getline(in, l);)
-    if (l.starts_with("VmHWM:")) CHECK(std::stol(l.substr(6)) < 64 * 1024);
+  // The client held at most its framing limit, not the 64 MB the server sent: the peak
+  // grew by far less than that (a sanitizer build starts from a larger base).
+  CHECK(status_kb("VmHWM") - hwm_before < 32 * 1024);
 }
 
 namespace {
