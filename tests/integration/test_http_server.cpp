@@ -1,6 +1,7 @@
 // mmsmon's HTTP server in process, against raw sockets: bounded buffers, deadlines, the
 // connection limit with room for a scrape, HEAD.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -42,6 +44,7 @@ struct ServerWorld {
   }
   int connect() const {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(server->port());
@@ -213,9 +216,14 @@ TEST_CASE("server: out of file descriptors, the accept loop pauses instead of sp
   rlimit low = old;
   low.rlim_cur = 256;
   REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
-  std::vector<int> filler;
-  for (int d; (d = dup(0)) >= 0;)
+  // Duplicate a descriptor of our own: CI may start the test with standard input closed.
+  int source = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  REQUIRE(source >= 0);
+  std::vector<int> filler{source};
+  for (int d; (d = fcntl(source, F_DUPFD_CLOEXEC, 0)) >= 0;)
     filler.push_back(d);
+  REQUIRE(errno == EMFILE);
+  REQUIRE(filler.size() > 1);
   close(filler.back());
   filler.pop_back();
   int fd = w.connect();
