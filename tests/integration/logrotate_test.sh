@@ -4,9 +4,9 @@
 # Usage: logrotate_test.sh MMSMON MMS_SIM SOURCE_DIR
 set -uo pipefail
 mmsmon=$1 sim=$2 src=$3
-work=$(mktemp -d)
+work=$(mktemp -d); [ -n "${KEEP_WORK:-}" ] && echo "work: $work"
 . "$(dirname "$0")/../lib.sh"
-trap 'stop_children; rm -rf "$work"' EXIT
+trap 'stop_children; [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 command -v logrotate >/dev/null || { echo "FAIL logrotate is not installed (deploy/bootstrap.sh)"; exit 1; }
 
 jobs=20
@@ -35,36 +35,36 @@ sed -e "s#/var/log/mmsmon/alerts.log#$work/log/alerts.log#" \
     -e "s#systemctl reload mmsmon.service#kill -HUP $pid#" \
     "$src/deploy/logrotate/mmsmon" >"$work/logrotate.conf"
 
-# Alerts keep coming: every job is stopped and resumed over and over.
-flip() {
-  local round=0 j
-  while [ ! -e "$work/stop-flipping" ]; do
-    for ((j = 1; j <= jobs; j++)); do
-      curl -sf --max-time 5 -X POST --data "{\"source_id\": 7, \"job_id\": $j, \"stopped\": $([ $((round % 2)) = 1 ] && echo true || echo false)}" \
-        "http://127.0.0.1:$sim_port/admin/jobs" >/dev/null
-    done
-    round=$((round + 1))
-    sleep 0.3
-  done
+# Alerts keep coming: in each round every job is stopped (or resumed), which is 20 alert
+# lines, and logrotate runs while mmsmon writes them. The next round starts once mmsmon has
+# counted the round's alerts (an event, not a guess at how long polling takes under ASan).
+alerts_total() {
+  curl -sf --max-time 5 "http://127.0.0.1:$port/metrics" |
+    awk '/^mmsmon_alerts_total/ { n += $2 } END { print n + 0 }'
 }
-flip &
-flipper=$!
-for r in 1 2 3 4 5; do
-  sleep 1.2
+at_least() { [ "$(alerts_total)" -ge "$1" ]; }
+# Every job polled once first: a job already stopped at its first poll is a baseline, not a change.
+check "every job polled" wait_until 30 curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$port/-/ready"
+rounds=5
+for ((r = 1; r <= rounds; r++)); do
+  stopped=$([ $((r % 2)) = 1 ] && echo true || echo false)
+  for ((j = 1; j <= jobs; j++)); do
+    curl -sf --max-time 5 -X POST --data "{\"source_id\": 7, \"job_id\": $j, \"stopped\": $stopped}" \
+      "http://127.0.0.1:$sim_port/admin/jobs" >/dev/null
+  done
+  # The first of the round's alerts is out: rotate while the others are being written.
+  wait_until 30 at_least $((jobs * (r - 1) + 1))
   logrotate --force -s "$work/logrotate.state" "$work/logrotate.conf" 2>>"$work/logrotate.err"
   check "logrotate run $r" test $? -eq 0
+  check "round $r: every job's alert counted" wait_until 30 at_least $((jobs * r))
 done
-touch "$work/stop-flipping"
-wait "$flipper"
-# The last flips are polled within a second; then count what mmsmon says it wrote.
-sleep 2.5  # two poll intervals: no event announces "no more alerts"
-total=$(curl -sf "http://127.0.0.1:$port/metrics" | awk '/^mmsmon_alerts_total/ { n += $2 } END { print n + 0 }')
+total=$(alerts_total)
 stop_pid "$pid"
 files=$(find "$work/log" -name 'alerts.log*' | wc -l)
 check "rotated files exist ($files)" test "$files" -ge 4
 lines=$(find "$work/log" -name 'alerts.log*' -exec zcat -f {} + | wc -l)
 echo "alerts counted by mmsmon: $total, lines in the files: $lines"
-check "alerts were written all through the rotations" test "$total" -ge 20
+check "alerts were written all through the rotations" test "$total" -ge $((jobs * rounds))
 check "every alert is in the files, none twice" test "$lines" -eq "$total"
 find "$work/log" -name 'alerts.log*' -exec zcat -f {} + >"$work/all.jsonl"
 check "every line is whole JSON with an alert" node -e '
