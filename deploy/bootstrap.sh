@@ -11,9 +11,10 @@ build_pkgs=(g++ cmake ninja-build pkg-config libboost1.81-dev libboost-json1.81-
 # clang-format (format check), curl (demo), iproute2 (private network namespace for the
 # Prometheus test), systemd (systemd-analyze for the unit file), logrotate (the rotation
 # test), dpkg-dev and lintian (the Debian package test), clang-14 with libFuzzer (the fuzz
-# targets), Node.js and npm (official-SDK cross-check).
+# targets), chromium (the status page in a real browser), Node.js and npm (official-SDK
+# cross-check, puppeteer-core for the browser).
 test_pkgs=(openssl prometheus wrk clang-format curl ca-certificates iproute2 systemd logrotate
-           dpkg-dev lintian clang-14 libclang-rt-14-dev)
+           dpkg-dev lintian clang-14 libclang-rt-14-dev chromium)
 
 want=("${build_pkgs[@]}")
 case "${1:-}" in

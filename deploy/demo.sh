@@ -30,6 +30,8 @@ start_with_port port mmsmon "$work/mmsmon.log" build/mmsmon --config "$work/mmsm
 
 cat <<MSG
 
+  status page:  http://127.0.0.1:$port/    (open it in a browser)
+
 mmsmon is watching 4 jobs on the simulated MMS API at http://127.0.0.1:$sim_port
   metrics:      http://127.0.0.1:$port/metrics
   jobs (JSON):  http://127.0.0.1:$port/api/v1/jobs

@@ -71,6 +71,7 @@ struct Daemon::Impl {
   std::shared_ptr<spdlog::logger> log;
   Metrics metrics;
   Fleet fleet;
+  RecentAlerts recent;  ///< for the status page
   ThrottleGovernor governor;
   ApiStack api;
   std::unique_ptr<AlertLog> alert_log;
@@ -102,6 +103,10 @@ struct Daemon::Impl {
     for (const auto& a : alerts) {
       alert_log->write(a);
       metrics.on_alert(a);
+      recent.add(a);
+      // An untracked job's last lines (its alerts resolved as `untracked`) stay in the
+      // overall list only.
+      if (a.job && !fleet.find(*a.job)) recent.forget(*a.job);
     }
   }
 
@@ -443,8 +448,9 @@ struct Daemon::Impl {
   }
 
   ServerResponse handle(const ServerRequest& req) {
-    return route(req, RouterView{fleet, metrics, stopping, poller ? poller->down() : 0,
-                                 [this] { return reload("POST /-/reload"); }});
+    return route(
+        req, RouterView{fleet, metrics, stopping, poller ? poller->down() : 0,
+                        [this] { return reload("POST /-/reload"); }, &recent, system_clock::now()});
   }
 
   int run() {

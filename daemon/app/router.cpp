@@ -1,7 +1,10 @@
 #include "app/router.hpp"
 
+#include <charconv>
+
 #include <boost/json.hpp>
 
+#include "app/ui_assets.hpp"
 #include "core/alert_policy.hpp"
 #include "core/job_json.hpp"
 #include "obs/metrics.hpp"
@@ -61,23 +64,119 @@ ServerResponse ready(const RouterView& v) {
                        " jobs not polled yet\n");
 }
 
-ServerResponse jobs(const RouterView& v) {
+ServerResponse jobs(const ServerRequest&, const RouterView& v) {
   json::array arr;
+  arr.reserve(v.fleet.size());
   for (const auto& [k, j] : v.fleet.jobs())
     arr.push_back(job_json(j, v.fleet));
   return {200, "application/json", json::serialize(arr) + "\n"};
 }
 
-ServerResponse index(const RouterView& v) {
-  return {200, "text/html; charset=utf-8",
-          std::string("<!doctype html><html><head><title>mmsmon</title></head><body>"
-                      "<h1>mmsmon ") +
-              kVersion + "</h1><p>Watching " + std::to_string(v.fleet.size()) +
-              " MaxCompute Migration Service jobs.</p><ul>"
-              "<li><a href=\"/metrics\">/metrics</a></li>"
-              "<li><a href=\"/api/v1/jobs\">/api/v1/jobs</a></li>"
-              "<li><a href=\"/-/healthy\">/-/healthy</a></li>"
-              "<li><a href=\"/-/ready\">/-/ready</a></li></ul></body></html>\n"};
+/// The fleet in a few numbers (the status page's summary; handy with curl too).
+ServerResponse status(const ServerRequest&, const RouterView& v) {
+  json::object by_status{{"INIT", 0}, {"DOING", 0}, {"DONE", 0}, {"FAILED", 0}, {"UNKNOWN", 0}};
+  std::uint64_t done = 0, total = 0, stopped = 0;
+  for (const auto& [k, j] : v.fleet.jobs()) {
+    const auto& last = j.state.last;
+    if (!last) continue;
+    if (last->status) {
+      auto name = *last->status == JobStatus::unknown ? std::string_view("UNKNOWN")
+                                                      : to_string(*last->status);
+      by_status[name] = by_status[name].as_int64() + 1;
+    }
+    if (last->stopped.value_or(false)) ++stopped;
+    if (last->task_num && last->task_done && *last->task_num > 0) {
+      total += static_cast<std::uint64_t>(*last->task_num);
+      done += static_cast<std::uint64_t>(std::min(*last->task_done, *last->task_num));
+    }
+  }
+  json::array firing;
+  for (const auto& f : v.fleet.firing()) {
+    json::object o{{"alert", to_string(f.alert)}, {"since", rfc3339(f.since)}};
+    if (f.job) {
+      o["source_id"] = f.job->source.value;
+      o["job_id"] = f.job->job.value;
+    }
+    firing.push_back(std::move(o));
+  }
+  json::object o{{"version", kVersion},
+                 {"now", rfc3339(v.now)},
+                 {"stopping", v.stopping},
+                 {"pollers_down", v.pollers_down},
+                 {"jobs", v.fleet.size()},
+                 {"not_polled", v.fleet.not_polled()},
+                 {"failing", v.fleet.failing()},
+                 {"stopped", stopped},
+                 {"by_status", std::move(by_status)},
+                 {"tasks_done", done},
+                 {"tasks_total", total},
+                 {"firing", std::move(firing)}};
+  if (total > 0) o["progress_ratio"] = static_cast<double>(done) / static_cast<double>(total);
+  return {200, "application/json", json::serialize(o) + "\n"};
+}
+
+/// The value of query parameter `name` in `target`, if present.
+std::optional<std::string_view> query_param(std::string_view target, std::string_view name) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name)
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return std::nullopt;
+}
+
+/// A positive decimal number, or nullopt.
+std::optional<std::uint64_t> positive(std::string_view s) {
+  std::uint64_t n = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc() || p != s.data() + s.size() || n == 0) return std::nullopt;
+  return n;
+}
+
+/// The newest alert lines, all or one job's (`?source_id=&job_id=`), `?limit=` (default 100).
+ServerResponse alerts(const ServerRequest& req, const RouterView& v) {
+  auto src = query_param(req.target, "source_id"), job = query_param(req.target, "job_id");
+  auto lim = query_param(req.target, "limit");
+  std::optional<JobKey> key;
+  if (src || job) {
+    auto s = positive(src.value_or("")), j = positive(job.value_or(""));
+    if (!s || !j) return text(400, "source_id and job_id must both be positive integers\n");
+    key = JobKey{SourceId{static_cast<std::int64_t>(*s)}, JobId{static_cast<std::int64_t>(*j)}};
+  }
+  std::size_t limit = 100;
+  if (lim) {
+    auto n = positive(*lim);
+    if (!n) return text(400, "limit must be a positive integer\n");
+    limit = static_cast<std::size_t>(std::min<std::uint64_t>(*n, RecentAlerts::kOverall));
+  }
+  std::string body = "[";
+  if (v.alerts)
+    for (const auto& a : v.alerts->newest(key, limit)) {
+      if (body.size() > 1) body += ",";
+      body += format_alert_json(a);
+    }
+  body += "]\n";
+  return {200, "application/json", std::move(body)};
+}
+
+/// The status page and its files. The page runs only its own script and style, talks only
+/// to this server, and cannot be framed.
+ServerResponse ui(const UiAsset& a) {
+  ServerResponse r{200, std::string(a.content_type), std::string(a.body)};
+  r.headers = {{"Content-Security-Policy",
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                "connect-src 'self'; base-uri 'none'; form-action 'none'; "
+                "frame-ancestors 'none'"},
+               {"Referrer-Policy", "no-referrer"},
+               {"X-Frame-Options", "DENY"}};
+  return r;
 }
 
 }  // namespace
@@ -97,23 +196,28 @@ ServerResponse route(const ServerRequest& req, const RouterView& v) {
   }
   struct Route {
     std::string_view path;
-    ServerResponse (*handler)(const RouterView&);
+    ServerResponse (*handler)(const ServerRequest&, const RouterView&);
   };
   static constexpr Route routes[] = {
       {"/metrics",
-       [](const RouterView& v) -> ServerResponse {
+       [](const ServerRequest&, const RouterView& v) -> ServerResponse {
          return {200, "text/plain; version=0.0.4; charset=utf-8",
                  v.metrics.render(v.fleet.states())};
        }},
-      {"/-/healthy", healthy},
-      {"/-/ready", ready},
+      {"/-/healthy", [](const ServerRequest&, const RouterView& v) { return healthy(v); }},
+      {"/-/ready", [](const ServerRequest&, const RouterView& v) { return ready(v); }},
       {"/api/v1/jobs", jobs},
-      {"/", index},
+      {"/api/v1/status", status},
+      {"/api/v1/alerts", alerts},
   };
   for (const auto& r : routes) {
     if (r.path != path) continue;
     if (!get) return text(405, "use GET or HEAD\n");
-    return r.handler(v);
+    return r.handler(req, v);
+  }
+  if (const UiAsset* a = find_ui_asset(path)) {
+    if (!get) return text(405, "use GET or HEAD\n");
+    return ui(*a);
   }
   if (!get && req.method != "POST") return text(405, "method not allowed\n");
   return text(404, "not found\n");

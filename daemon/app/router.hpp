@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/fleet.hpp"
+#include "core/recent_alerts.hpp"
 #include "io/http_message.hpp"
 
 namespace mmsmon {
@@ -20,6 +21,10 @@ struct RouterView {
   std::size_t pollers_down = 0;  ///< job pollers dead and waiting for their restart
   /// POST /-/reload: reloads the configuration; returns the problems (none: success).
   std::function<std::vector<std::string>()> reload = {};
+  /// The alert lines of late (/api/v1/alerts, the status page); none when null.
+  const RecentAlerts* alerts = nullptr;
+  /// The time of the answer (`now` of /api/v1/status, against which the page tells ages).
+  WallTime now = {};
 };
 
 /// Answers one request to mmsmon's HTTP server (README: "HTTP endpoints"). Pure but for

@@ -72,6 +72,8 @@ class Fleet {
   std::size_t failing() const;
   std::vector<AlertName> firing_for(const JobKey& key) const { return policy_.firing_for(key); }
   std::size_t firing_count() const { return policy_.firing().size(); }
+  /// Every firing condition, API-wide ones too (for /api/v1/status).
+  std::vector<AlertPolicy::Firing> firing() const { return policy_.firing(); }
 
   /// The fleet as a plain value, and back (replacing jobs and firing alerts, saying nothing;
   /// restored jobs count as not polled yet by this run).

@@ -3,6 +3,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace mmsmon {
 
@@ -29,6 +31,8 @@ struct ServerResponse {
   unsigned status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  /// Further header fields (Content-Security-Policy, ...), sent as they are.
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
 
 }  // namespace mmsmon

@@ -213,6 +213,9 @@ asio::awaitable<void> serve(ImplPtr srv, std::shared_ptr<Conn> conn, Stream& str
     res.set(http::field::server, "mmsmon");
     res.set(http::field::content_type, r.content_type);
     res.set(http::field::cache_control, "no-store");
+    res.set("X-Content-Type-Options", "nosniff");
+    for (const auto& [name, value] : r.headers)
+      res.set(name, value);
     if (r.status == 401) res.set(http::field::www_authenticate, "Basic realm=\"mmsmon\"");
     res.keep_alive(req.keep_alive() && !srv->stopping);
     bool head = req.method() == http::verb::head;

@@ -22,12 +22,14 @@ struct World {
   bool stopping = false;
   std::size_t down = 0;
   std::function<std::vector<std::string>()> reload;
+  RecentAlerts recent;
   World() {
     fleet.add(kSecond, 90s);  // added first, listed second: key order
     fleet.add(kKey, 30s);
   }
   ServerResponse get(std::string_view target, std::string_view method = "GET") {
-    return route(ServerRequest{method, target}, RouterView{fleet, metrics, stopping, down, reload});
+    return route(ServerRequest{method, target},
+                 RouterView{fleet, metrics, stopping, down, reload, &recent, t0});
   }
 };
 
@@ -122,8 +124,9 @@ TEST_CASE("router: reload, the index page, unknown paths and methods") {
   auto index = w.get("/");
   CHECK(index.status == 200);
   CHECK(index.content_type == "text/html; charset=utf-8");
-  CHECK(index.body.find("href=\"/metrics\"") != std::string::npos);
-  CHECK(index.body.find("Watching 2 ") != std::string::npos);
+  CHECK(index.body.find("<script src=\"/ui/app.js\"") != std::string::npos);
+  CHECK(index.body.find("<script>") == std::string::npos);  // nothing inline: the CSP allows none
+  CHECK(w.get("/", "POST").status == 405);
   auto nf = w.get("/nope");
   CHECK(nf.status == 404);
   CHECK(nf.body == "not found\n");
@@ -150,4 +153,107 @@ TEST_CASE("router: POST /-/reload answers 200, or 400 with every problem") {
         "bad\n/etc/mmsmon.json:7:1: jobs: empty\n");
   CHECK(w.get("/-/reload", "GET").status == 405);
   CHECK(calls == 2);
+}
+
+TEST_CASE("router: the status page and its files come with a strict CSP") {
+  World w;
+  for (std::string_view path : {"/", "/ui/app.js", "/ui/app.css", "/ui/favicon.svg"}) {
+    CAPTURE(path);
+    auto r = w.get(path);
+    CHECK(r.status == 200);
+    CHECK(!r.body.empty());
+    bool csp = false;
+    for (const auto& [name, value] : r.headers)
+      if (name == "Content-Security-Policy") {
+        csp = true;
+        CHECK(value.find("default-src 'none'") != std::string::npos);
+        CHECK(value.find("script-src 'self'") != std::string::npos);
+        CHECK(value.find("unsafe") == std::string::npos);
+        CHECK(value.find("frame-ancestors 'none'") != std::string::npos);
+      }
+    CHECK(csp);
+  }
+  CHECK(w.get("/ui/app.js").content_type == "text/javascript; charset=utf-8");
+  CHECK(w.get("/ui/app.css").content_type == "text/css; charset=utf-8");
+  CHECK(w.get("/ui/favicon.svg").content_type == "image/svg+xml");
+  CHECK(w.get("/ui/").status == 404);
+  CHECK(w.get("/ui/nope.js").status == 404);
+}
+
+TEST_CASE("router: /api/v1/status sums the fleet up") {
+  World w;
+  w.fleet.on_snapshot(kKey, snap(JobStatus::doing, 5, 10, true), t0);
+  w.fleet.on_snapshot(kSecond, snap(JobStatus::failed, 30, 20), t0);  // done > num: counted as num
+  ApiError gone;
+  gone.reason = FailureReason::not_found;
+  gone.http_status = 404;
+  gone.code = "MmsJobNotFound";
+  w.fleet.on_failure(kSecond, gone, t0 + 1s);
+  auto r = w.get("/api/v1/status");
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "application/json");
+  auto o = json::parse(r.body).as_object();
+  CHECK(o.at("now").as_string() == rfc3339(t0));
+  CHECK(o.at("jobs").as_int64() == 2);
+  CHECK(o.at("not_polled").as_int64() == 0);
+  CHECK(o.at("failing").as_int64() == 1);
+  CHECK(o.at("stopped").as_int64() == 1);
+  CHECK(o.at("by_status").at("DOING").as_int64() == 1);
+  CHECK(o.at("by_status").at("FAILED").as_int64() == 1);
+  CHECK(o.at("by_status").at("DONE").as_int64() == 0);
+  CHECK(o.at("tasks_done").as_int64() == 25);
+  CHECK(o.at("tasks_total").as_int64() == 30);
+  CHECK(o.at("progress_ratio").as_double() == doctest::Approx(25.0 / 30.0));
+  auto firing = o.at("firing").as_array();
+  REQUIRE(firing.size() == 1);
+  CHECK(firing[0].at("alert").as_string() == "JobNotFound");
+  CHECK(firing[0].at("job_id").as_int64() == 11);
+}
+
+TEST_CASE("router: /api/v1/alerts lists the newest alert lines, all or one job's") {
+  World w;
+  auto alert = [](AlertName n, std::optional<JobKey> job, int s) {
+    Alert a;
+    a.name = n;
+    a.job = job;
+    a.ts = t0 + std::chrono::seconds(s);
+    a.summary = "line " + std::to_string(s);
+    return a;
+  };
+  w.recent.add(alert(AlertName::job_started, kKey, 1));
+  w.recent.add(alert(AlertName::api_throttled, std::nullopt, 2));
+  w.recent.add(alert(AlertName::job_stopped, kSecond, 3));
+  w.recent.add(alert(AlertName::job_resumed, kKey, 4));
+  auto all = json::parse(w.get("/api/v1/alerts").body).as_array();
+  REQUIRE(all.size() == 4);
+  CHECK(all[0].at("summary").as_string() == "line 4");  // newest first
+  CHECK(all[3].at("summary").as_string() == "line 1");
+  auto mine = json::parse(w.get("/api/v1/alerts?source_id=2&job_id=10").body).as_array();
+  REQUIRE(mine.size() == 2);
+  CHECK(mine[0].at("alert").as_string() == "JobResumed");
+  CHECK(mine[1].at("alert").as_string() == "JobStarted");
+  auto one = json::parse(w.get("/api/v1/alerts?limit=1&job_id=10&source_id=2").body).as_array();
+  REQUIRE(one.size() == 1);
+  CHECK(json::parse(w.get("/api/v1/alerts?source_id=9&job_id=9").body).as_array().empty());
+  CHECK(w.get("/api/v1/alerts?source_id=2").status == 400);  // half a key
+  CHECK(w.get("/api/v1/alerts?source_id=2&job_id=x").status == 400);
+  CHECK(w.get("/api/v1/alerts?limit=0").status == 400);
+  CHECK(w.get("/api/v1/alerts?limit=-1").status == 400);
+}
+
+TEST_CASE("recent alerts: bounded per job and overall, and a forgotten job takes its lines along") {
+  RecentAlerts r;
+  Alert a;
+  a.job = kKey;
+  for (std::size_t i = 0; i < RecentAlerts::kPerJob + 5; ++i)
+    r.add(a);
+  CHECK(r.newest(kKey, 1000).size() == RecentAlerts::kPerJob);
+  a.job = std::nullopt;
+  for (std::size_t i = 0; i < RecentAlerts::kOverall + 5; ++i)
+    r.add(a);
+  CHECK(r.newest(std::nullopt, 100000).size() == RecentAlerts::kOverall);
+  CHECK(r.jobs() == 1);
+  r.forget(kKey);
+  CHECK(r.jobs() == 0);
+  CHECK(r.newest(kKey, 10).empty());
 }
