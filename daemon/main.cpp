@@ -11,7 +11,9 @@
 #include "app/daemon.hpp"
 #include "app/once.hpp"
 #include "core/config.hpp"
+#include "core/credential_sources.hpp"
 #include "core/credentials.hpp"
+#include "io/credential_provider.hpp"
 #include "version.hpp"
 
 namespace {
@@ -106,18 +108,37 @@ int main(int argc, char** argv) {
       std::cerr << e.to_string() << '\n';
     return 1;
   }
-  auto creds = resolve_credentials(cfg->credentials, process_env());
+  auto plan = plan_credentials(cfg->credentials, process_env());
   scrub_secret_environment();
-  if (!creds) {
-    std::cerr << config_path << ": credentials: " << creds.error() << '\n';
+  if (!plan) {
+    std::cerr << config_path << ": credentials: " << plan.error() << '\n';
     return 1;
+  }
+  DaemonOptions dopt{config_path, port_file};
+  Credentials creds;
+  if (auto* fixed = std::get_if<Credentials>(&plan->how)) {
+    creds = std::move(*fixed);
+  } else {
+    // Temporary credentials: the first ones now, so that a source that does not answer is
+    // a clear start-up error (systemd restarts the service).
+    const auto& src = std::get<RefreshingSource>(plan->how);
+    CredentialProviderOptions copt;
+    copt.ca_file = cfg->api.ca_file;
+    auto t = fetch_credentials_now(src, plan->source, copt);
+    if (!t) {
+      std::cerr << config_path << ": credentials: " << t.error() << '\n';
+      return 1;
+    }
+    creds = std::move(t.value().creds);
+    dopt.credential_source = src;
+    dopt.credential_expiry = t.value().expiration;
   }
   if (check) {
     std::cout << config_path << ": OK (" << cfg->jobs.size() << " jobs, endpoint "
-              << api_base_url(cfg->api) << ", credentials from " << creds->source << ")\n";
+              << api_base_url(cfg->api) << ", credentials from " << creds.source << ")\n";
     return 0;
   }
-  if (once) return run_once(*cfg, std::move(creds).value(), format, std::cout, std::cerr);
-  Daemon daemon(std::move(cfg).value(), std::move(creds).value(), {config_path, port_file});
+  if (once) return run_once(*cfg, std::move(creds), format, std::cout, std::cerr);
+  Daemon daemon(std::move(cfg).value(), std::move(creds), std::move(dopt));
   return daemon.run();
 }

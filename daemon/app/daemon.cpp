@@ -22,6 +22,7 @@
 #include "core/fleet.hpp"
 #include "core/pacing.hpp"
 #include "core/schedule.hpp"
+#include "io/credential_provider.hpp"
 #include "io/http_server.hpp"
 #include "io/poller.hpp"
 #include "io/service_notifier.hpp"
@@ -77,6 +78,8 @@ struct Daemon::Impl {
   std::unique_ptr<AlertLog> alert_log;
   std::unique_ptr<HttpServer> server;
   std::unique_ptr<Poller> poller;
+  std::unique_ptr<CredentialProvider> cred_provider;
+  bool cred_failing = false;
   asio::signal_set signals;
   std::mt19937_64 rng;
   ServiceNotifier notifier;
@@ -337,6 +340,7 @@ struct Daemon::Impl {
     poller->set_max_in_flight(next.poll.max_in_flight);
     apply_jobs(next);
     warn_needs_restart(next);
+    reread_credentials(next);
     if (state_path(next) != state_path(cfg)) {
       auto path = state_path(next);
       if (path)
@@ -366,6 +370,26 @@ struct Daemon::Impl {
     for (const auto& key : added)
       poller->add(key, first_poll_offset(i++, added.size(), poll_interval(*fleet.find(key))));
     metrics.set_tracked_jobs(fleet.size());
+  }
+
+  /// Fixed keys read from files ($CREDENTIALS_DIRECTORY, the CLI profile, the shared
+  /// credentials file) are read again: a rotated key takes effect without a restart. Keys
+  /// from the environment stay (it was wiped); temporary ones refresh by themselves.
+  void reread_credentials(const Config& next) {
+    const std::string& from = api.client->credentials().source;
+    if (opt.credential_source || from.starts_with("environment")) return;
+    auto plan = plan_credentials(next.credentials, process_env());
+    if (!plan || !std::holds_alternative<Credentials>(plan->how)) {
+      log->warn("credentials not read again ({}); the ones from {} stay",
+                plan ? plan->source + " is not a file of keys" : plan.error(), from);
+      return;
+    }
+    auto& fresh = std::get<Credentials>(plan->how);
+    if (fresh.access_key_id != api.client->credentials().access_key_id ||
+        fresh.access_key_secret.reveal() != api.client->credentials().access_key_secret.reveal() ||
+        fresh.security_token.reveal() != api.client->credentials().security_token.reveal())
+      log->info("credentials read again from {}: changed", fresh.source);
+    api.client->set_credentials(std::move(fresh));
   }
 
   /// The API client stack is built once; say so when a reload would change it.
@@ -420,9 +444,52 @@ struct Daemon::Impl {
   static constexpr auto kStopGrace = 3s;
   static constexpr auto kStopLimit = 4500ms;
 
+  /// Temporary credentials: refreshed ahead of expiry in the background. Polls under way
+  /// keep what they were signed with; the next ones take the new credentials.
+  bool start_credential_refresh() {
+    RefreshingSource src;
+    std::string type = "static";
+    if (opt.credential_source) {
+      src = *opt.credential_source;
+      type = credential_source_type(CredentialPlan{src, ""});
+    }
+    metrics.credentials_source(type);
+    if (!opt.credential_source) return true;
+    CredentialProviderOptions copt;
+    copt.ca_file = cfg.api.ca_file;
+    auto p =
+        CredentialProvider::create(io.get_executor(), src, api.client->credentials().source, copt);
+    if (!p) {
+      log->critical("{}", p.error());
+      return false;
+    }
+    cred_provider = std::move(p).value();
+    metrics.credentials_refreshed(opt.credential_expiry);
+    TemporaryCredentials first{api.client->credentials(), opt.credential_expiry};
+    cred_provider->start(
+        first, {[this](const TemporaryCredentials& t) {
+                  api.client->set_credentials(t.creds);
+                  metrics.credentials_refreshed(t.expiration);
+                  if (cred_failing)
+                    log->info("credentials from {} refreshed again", t.creds.source);
+                  cred_failing = false;
+                  log->debug("credentials refreshed; they expire at {}", rfc3339(t.expiration));
+                },
+                [this](const std::string& error, bool expired) {
+                  metrics.credentials_refresh_failed();
+                  if (!cred_failing || expired)
+                    log->warn("{} ({}; retrying)", error,
+                              expired ? "the credentials in use have expired: polls will fail"
+                                      : "the credentials in use are still valid");
+                  cred_failing = true;
+                }});
+    return true;
+  }
+
   void shutdown() {
     if (stopping) return;
     stopping = true;
+    if (cred_provider) cred_provider->stop();
     notifier.stopping();
     notifier.stop_watchdog();
     if (server) server->stop();
@@ -463,6 +530,7 @@ struct Daemon::Impl {
     }
     api = std::move(stack).value();
     api.client->set_observer([this](const CallOutcome& o) { on_call(o); });
+    if (!start_credential_refresh()) return 1;
 
     auto al = AlertLog::open(cfg.alerts, log);
     if (!al) {
@@ -522,6 +590,14 @@ struct Daemon::Impl {
     return 0;
   }
 };
+
+std::string credential_source_type(const CredentialPlan& plan) {
+  if (std::holds_alternative<Credentials>(plan.how)) return "static";
+  const auto& r = std::get<RefreshingSource>(plan.how);
+  if (std::holds_alternative<EcsRoleSource>(r)) return "ecs_ram_role";
+  if (std::holds_alternative<OidcSource>(r)) return "oidc";
+  return "credentials_uri";
+}
 
 Daemon::Daemon(Config cfg, Credentials creds, DaemonOptions opt)
     : impl_(std::make_unique<Impl>(std::move(cfg), std::move(creds), std::move(opt))) {}

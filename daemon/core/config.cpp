@@ -237,12 +237,39 @@ void decode_api(Decoder& d, const json::value& v, ApiConfig& api) {
 }
 
 void decode_credentials(Decoder& d, const json::value& v, CredentialsConfig& c) {
-  const auto* o = d.object(v, "credentials", {"profile", "config_file"});
+  const auto* o = d.object(v, "credentials",
+                           {"profile", "config_file", "type", "role_name", "role_arn",
+                            "oidc_provider_arn", "oidc_token_file", "role_session_name",
+                            "sts_endpoint", "duration", "uri", "credentials_file"});
   if (!o) return;
-  if (auto* y = o->if_contains("profile"))
-    if (auto s = d.string(*y, "credentials.profile")) c.profile = *s;
-  if (auto* y = o->if_contains("config_file"))
-    if (auto s = d.string(*y, "credentials.config_file")) c.config_file = *s;
+  auto text = [&](const char* key, std::optional<std::string>& out) {
+    if (auto* y = o->if_contains(key))
+      if (auto s = d.string(*y, std::string("credentials.") + key)) out = *s;
+  };
+  text("profile", c.profile);
+  text("config_file", c.config_file);
+  text("type", c.type);
+  text("role_name", c.role_name);
+  text("role_arn", c.role_arn);
+  text("oidc_provider_arn", c.oidc_provider_arn);
+  text("oidc_token_file", c.oidc_token_file);
+  text("role_session_name", c.role_session_name);
+  text("sts_endpoint", c.sts_endpoint);
+  text("uri", c.uri);
+  text("credentials_file", c.credentials_file);
+  if (auto* y = o->if_contains("duration"))
+    c.duration = d.duration(*y, "credentials.duration", 15min, 12h);
+  if (c.type && *c.type != "ecs_ram_role" && *c.type != "oidc" && *c.type != "credentials_uri")
+    d.add("credentials.type",
+          "must be \"ecs_ram_role\", \"oidc\" or \"credentials_uri\", got \"" + *c.type + "\"");
+  if (c.type && c.profile) d.add("credentials.type", "\"type\" and \"profile\" exclude each other");
+  if (c.type == "credentials_uri" && !c.uri)
+    d.add("credentials.uri", "\"type\": \"credentials_uri\" needs \"uri\"");
+  if (c.type == "oidc")
+    for (auto [key, val] :
+         {std::pair{"role_arn", &c.role_arn}, std::pair{"oidc_provider_arn", &c.oidc_provider_arn},
+          std::pair{"oidc_token_file", &c.oidc_token_file}})
+      if (!*val) d.add(std::string("credentials.") + key, "\"type\": \"oidc\" needs it");
 }
 
 void decode_poll(Decoder& d, const json::value& v, PollConfig& poll) {

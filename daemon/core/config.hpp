@@ -30,6 +30,17 @@ struct ApiConfig {
 struct CredentialsConfig {
   std::optional<std::string> profile;      ///< use only this Aliyun CLI profile
   std::optional<std::string> config_file;  ///< the Aliyun CLI config file
+  /// Use only this source: `ecs_ram_role`, `oidc` or `credentials_uri`.
+  std::optional<std::string> type;
+  std::optional<std::string> role_name;          ///< ecs_ram_role (empty: ask the service)
+  std::optional<std::string> role_arn;           ///< oidc
+  std::optional<std::string> oidc_provider_arn;  ///< oidc
+  std::optional<std::string> oidc_token_file;    ///< oidc
+  std::optional<std::string> role_session_name;  ///< oidc
+  std::optional<std::string> sts_endpoint;       ///< oidc: an STS URL of one's own
+  std::optional<Millis> duration;                ///< oidc: DurationSeconds
+  std::optional<std::string> uri;                ///< credentials_uri
+  std::optional<std::string> credentials_file;   ///< the shared credentials file (INI)
 };
 
 struct PollConfig {

@@ -49,6 +49,7 @@ EnvLookup process_env();
 ///     `credentials.profile`, `ALIBABA_CLOUD_PROFILE` or the file's `current`.
 /// With `credentials.profile` set only step 3 is used. On failure the message names every
 /// place that was tried, and never contains a secret.
+/// (Only fixed credentials: a source that must be asked over the network is an error here.)
 Result<Credentials> resolve_credentials(const CredentialsConfig& cfg, const EnvLookup& env);
 
 }  // namespace mmsmon

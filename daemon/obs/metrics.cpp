@@ -316,6 +316,23 @@ struct Metrics::Impl {
           .Help("Alert lines that could not be written to the alert file when due.")
           .Register(*registry)
           .Add({});
+  pm::Gauge& credentials_expiry =
+      pm::BuildGauge()
+          .Name("mmsmon_credentials_expiry_timestamp_seconds")
+          .Help("When the temporary credentials in use expire (absent for fixed keys).")
+          .Register(*registry)
+          .Add({});
+  pm::Counter& credentials_refresh_failures =
+      pm::BuildCounter()
+          .Name("mmsmon_credentials_refresh_failures_total")
+          .Help("Attempts to get temporary credentials that failed.")
+          .Register(*registry)
+          .Add({});
+  pm::Family<pm::Gauge>& credentials_info =
+      pm::BuildGauge()
+          .Name("mmsmon_credentials_info")
+          .Help("Where the credentials come from (source_type), always 1.")
+          .Register(*registry);
   pm::Gauge& alert_log_queue = pm::BuildGauge()
                                    .Name("mmsmon_alert_log_queue_length")
                                    .Help("Alert lines waiting for the alert file to take them.")
@@ -405,6 +422,18 @@ void Metrics::config_load_failed() {
 
 void Metrics::state_saved(WallTime when) {
   impl_->state_saved_at.Set(seconds(when));
+}
+
+void Metrics::credentials_source(const std::string& type) {
+  impl_->credentials_info.Add({{"source_type", type}}).Set(1);
+}
+
+void Metrics::credentials_refreshed(WallTime expiry) {
+  impl_->credentials_expiry.Set(seconds(expiry));
+}
+
+void Metrics::credentials_refresh_failed() {
+  impl_->credentials_refresh_failures.Increment();
 }
 
 void Metrics::state_save_failed() {

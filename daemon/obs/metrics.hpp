@@ -39,6 +39,11 @@ class Metrics {
   void state_saved(WallTime when);
   void state_save_failed();
   void state_set_aside();
+  /// Where the credentials come from: `static`, `ecs_ram_role`, `oidc`, `credentials_uri`.
+  void credentials_source(const std::string& type);
+  /// New temporary credentials, valid until `expiry`; or an attempt to get them failed.
+  void credentials_refreshed(WallTime expiry);
+  void credentials_refresh_failed();
 
   /// The whole exposition (text format 0.0.4) for these jobs. Jobs appear in the order
   /// given; series of jobs not given do not appear.

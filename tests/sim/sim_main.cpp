@@ -146,9 +146,12 @@ awaitable<void> serve(Server& srv, Stream& s, tcp::socket::lowest_layer_type& so
     bool admin = req.target.starts_with("/admin/");
     auto& stats = srv.model.stats;
     if (!admin) stats.max_in_flight = std::max(stats.max_in_flight, ++stats.in_flight);
-    SimResponse r =
-        admin ? srv.model.handle_admin(req, srv.elapsed())
-              : srv.model.handle_api(req, srv.elapsed(), std::chrono::system_clock::now());
+    auto wall = std::chrono::system_clock::now();
+    std::optional<SimResponse> service;
+    if (!admin) service = srv.model.handle_credential_service(req, wall);
+    SimResponse r = admin     ? srv.model.handle_admin(req, srv.elapsed())
+                    : service ? std::move(*service)
+                              : srv.model.handle_api(req, srv.elapsed(), wall);
     if (srv.log_requests)
       std::cerr << "mms-sim: " << req.method << ' ' << req.target << " -> " << r.status << '\n';
     bool close = false, written = false, abandoned = false;

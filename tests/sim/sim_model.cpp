@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/alert_policy.hpp"
 #include "core/api_decode.hpp"
 #include "core/api_request.hpp"
 #include "core/duration.hpp"
@@ -158,6 +159,8 @@ Result<Model> Model::from_scenario(const json::value& sv) {
       m.credentials_.push_back(std::move(c));
     }
   }
+  if (auto* v = s->if_contains("credential_services"); v && v->is_object())
+    m.configure_credential_services(v->get_object());
   if (auto* v = s->if_contains("datasources"); v && v->is_array()) {
     for (const auto& dv : v->get_array()) {
       if (!dv.is_object()) return Failure{std::string("datasources items must be objects")};
@@ -318,6 +321,9 @@ std::optional<SimResponse> Model::check_auth(const SimRequest& req, std::string_
   for (const auto& c : credentials_)
     if (c.access_key_id == pa.credential) cred = &c;
   if (!cred) return fail(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.");
+  if (cred->expires_at &&
+      std::chrono::duration<double>(wall.time_since_epoch()).count() > *cred->expires_at)
+    return fail(400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired.");
   for (std::string_view must : {"host", "x-acs-action", "x-acs-date", "x-acs-signature-nonce",
                                 "x-acs-content-sha256", "x-acs-version"}) {
     if (std::find(pa.signed_headers.begin(), pa.signed_headers.end(), must) ==
@@ -796,6 +802,10 @@ SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
     if (auto* a = b.if_contains("agent_online"); a && a->is_bool()) ds.agent_online = a->get_bool();
     return ok(json::object{{"ok", true}});
   }
+  if (path == "/admin/credential_services" && req.method == "POST") {
+    configure_credential_services(b);
+    return ok(json::object{{"ok", true}, {"issued", cred_services_.issued}});
+  }
   if (path == "/admin/credentials" && req.method == "POST") {
     auto* list = b.if_contains("credentials");
     if (!list || !list->is_array()) return bad("need credentials array");
@@ -822,6 +832,114 @@ SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
     return ok(json::object{{"ok", true}, {"sim_time", elapsed * time_scale + clock_offset}});
   }
   return bad("unknown admin request " + req.method + " " + path);
+}
+
+}  // namespace mmsmon::sim
+
+namespace mmsmon::sim {
+
+void Model::configure_credential_services(const json::object& o) {
+  auto& c = cred_services_;
+  c.enabled = true;
+  if (auto* v = o.if_contains("available"); v && v->is_bool()) c.available = v->get_bool();
+  if (auto* v = o.if_contains("require_token"); v && v->is_bool()) c.require_token = v->get_bool();
+  if (auto v = as_seconds(o.if_contains("lifetime"))) c.lifetime = *v;
+  if (auto v = as_str(o.if_contains("role"))) c.role = *v;
+  if (auto v = as_str(o.if_contains("oidc_token"))) c.oidc_token = *v;
+  if (auto v = as_str(o.if_contains("role_arn"))) c.role_arn = *v;
+  if (auto v = as_str(o.if_contains("uri_path"))) c.uri_path = *v;
+  if (auto v = as_str(o.if_contains("answer"))) c.answer = *v;
+}
+
+json::object Model::issue_credential(WallTime wall) {
+  auto& c = cred_services_;
+  ++c.issued;
+  double now = std::chrono::duration<double>(wall.time_since_epoch()).count();
+  // Forget credentials that expired long ago (bounded memory in long runs).
+  std::erase_if(credentials_,
+                [&](const SimCredential& k) { return k.expires_at && *k.expires_at < now - 3600; });
+  SimCredential k;
+  k.access_key_id = "STS.sim" + std::to_string(c.issued);
+  k.access_key_secret = "sim-temporary-secret-" + std::to_string(c.issued * 7919);
+  k.security_token = "sim-token-" + std::to_string(c.issued * 104729);
+  k.expires_at = now + c.lifetime;
+  auto exp = std::chrono::floor<std::chrono::seconds>(
+      wall + std::chrono::duration_cast<std::chrono::seconds>(Seconds(c.lifetime)));
+  std::string expiration = rfc3339(exp);  // with milliseconds: cut to seconds
+  expiration = expiration.substr(0, expiration.find('.')) + "Z";
+  if (c.answer == "expired") expiration = "2020-01-01T00:00:00Z";
+  json::object o{{"AccessKeyId", k.access_key_id},
+                 {"AccessKeySecret", k.access_key_secret},
+                 {"SecurityToken", k.security_token},
+                 {"Expiration", expiration}};
+  if (c.answer == "no_token") o.erase("SecurityToken");
+  credentials_.push_back(std::move(k));
+  return o;
+}
+
+std::optional<SimResponse> Model::handle_credential_service(const SimRequest& req, WallTime wall) {
+  auto& c = cred_services_;
+  std::string path = req.target.substr(0, req.target.find('?'));
+  auto query = req.target.find('?') == std::string::npos
+                   ? std::map<std::string, std::string>{}
+                   : parse_query(std::string_view(req.target).substr(req.target.find('?') + 1));
+  bool metadata = path.starts_with("/latest/");
+  bool sts = path == "/" && query.count("Action") && query.at("Action") == "AssumeRoleWithOIDC";
+  bool uri = path == c.uri_path && req.method == "GET";
+  if (!c.enabled || !(metadata || sts || uri)) return std::nullopt;
+  ++stats.by_action[metadata ? "metadata" : sts ? "AssumeRoleWithOIDC" : "credentials_uri"];
+  auto answer = [](unsigned status, std::string body, std::string type = "application/json") {
+    SimResponse r;
+    r.status = status;
+    r.body = std::move(body);
+    r.headers.emplace_back("content-type", std::move(type));
+    return r;
+  };
+  if (!c.available) return answer(503, "service unavailable\n", "text/plain");
+  auto with_code = [&](json::object o) {
+    if (c.answer == "garbage") return std::string("<html>not JSON");
+    if (c.answer == "code") o["Code"] = "Failed";
+    return json::serialize(o);
+  };
+  if (metadata) {
+    if (path == "/latest/api/token") {
+      if (req.method != "PUT") return answer(405, "use PUT\n", "text/plain");
+      if (header(req.headers, "x-aliyun-ecs-metadata-token-ttl-seconds").empty())
+        return answer(400, "missing X-aliyun-ecs-metadata-token-ttl-seconds\n", "text/plain");
+      std::string token = "imds-" + std::to_string(metadata_tokens_.size() + 1);
+      metadata_tokens_.insert(token);
+      return answer(200, token, "text/plain");
+    }
+    std::string token = header(req.headers, "x-aliyun-ecs-metadata-token");
+    if (c.require_token && !metadata_tokens_.count(token))
+      return answer(401, "metadata token required\n", "text/plain");
+    const std::string base = "/latest/meta-data/ram/security-credentials/";
+    if (path == base) return answer(200, c.role, "text/plain");
+    if (path == base + c.role) {
+      auto o = issue_credential(wall);
+      o["Code"] = "Success";
+      o["LastUpdated"] = "2026-01-01T00:00:00Z";
+      return answer(200, with_code(std::move(o)));
+    }
+    return answer(404, "not found\n", "text/plain");
+  }
+  if (sts) {
+    if (req.method != "POST") return answer(405, "use POST\n", "text/plain");
+    auto form = parse_query(req.body);
+    auto field = [&](const char* k) { return form.count(k) ? form.at(k) : std::string(); };
+    if (field("OIDCToken") != c.oidc_token || field("RoleArn") != c.role_arn ||
+        field("OIDCProviderArn").empty() || field("RoleSessionName").empty()) {
+      json::object e{{"RequestId", next_request_id()},
+                     {"Code", "AuthenticationFail.OIDCToken.Invalid"},
+                     {"Message", "The OIDC token, role or provider is not valid."}};
+      return answer(400, json::serialize(e));
+    }
+    json::object o{{"RequestId", next_request_id()}, {"Credentials", issue_credential(wall)}};
+    if (c.answer == "garbage") return answer(200, "<html>not JSON");
+    if (c.answer == "code") return answer(200, json::serialize(json::object{{"Code", "Failed"}}));
+    return answer(200, json::serialize(o));
+  }
+  return answer(200, with_code(issue_credential(wall)));
 }
 
 }  // namespace mmsmon::sim

@@ -27,7 +27,25 @@ using Seconds = std::chrono::duration<double>;
 struct SimCredential {
   std::string access_key_id;
   std::string access_key_secret;
-  std::string security_token;  ///< when set, requests must carry it
+  std::string security_token;             ///< when set, requests must carry it
+  std::optional<double> expires_at = {};  ///< wall seconds after which it is refused (issued)
+};
+
+/// The services that hand out temporary credentials: the ECS metadata service, STS
+/// AssumeRoleWithOIDC and a credentials URI. Each answer issues a new key pair and token
+/// that the API accepts until it expires.
+struct CredentialServices {
+  bool enabled = false;
+  bool available = true;             ///< false: every answer is a 503 (a service gone away)
+  double lifetime = 3600;            ///< seconds an issued credential lives
+  std::string role = "mmsmon-role";  ///< the ECS RAM role
+  bool require_token = true;         ///< metadata: refuse requests without a session token
+  std::string oidc_token = "sim-oidc-token";  ///< the token AssumeRoleWithOIDC accepts
+  std::string role_arn = "acs:ram::1:role/mmsmon";
+  std::string uri_path = "/credentials";  ///< where the credentials URI answers
+  std::string answer;                     ///< a bad answer to give instead: "garbage", "no_token",
+                                          ///< "code", "expired"
+  std::uint64_t issued = 0;
 };
 
 struct FailedTask {
@@ -152,6 +170,9 @@ class Model {
 
   /// Answers one API request at simulated time `now` (seconds) and wall time `wall`.
   SimResponse handle_api(const SimRequest& req, double now, WallTime wall);
+  /// Answers a request to the credential services, if it is one (metadata paths, STS,
+  /// the credentials URI).
+  std::optional<SimResponse> handle_credential_service(const SimRequest& req, WallTime wall);
   /// Answers one admin request (`/admin/...`).
   SimResponse handle_admin(const SimRequest& req, double now);
 
@@ -202,6 +223,11 @@ class Model {
   std::map<JobKey, SimJob> jobs_;
   std::map<std::int64_t, SimDataSource> sources_;
   std::vector<SimCredential> credentials_;
+  CredentialServices cred_services_;
+  std::set<std::string> metadata_tokens_;
+  void configure_credential_services(const boost::json::object& o);
+  /// A new temporary credential, accepted by the API until it expires.
+  boost::json::object issue_credential(WallTime wall);
   std::deque<Fault> faults_;
   std::optional<RateLimitRule> rate_limit_;
   std::unordered_map<std::string, double> nonces_;  ///< nonce → wall seconds when seen

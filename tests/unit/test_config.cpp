@@ -262,3 +262,30 @@ TEST_CASE("http:// only to loopback, unless allowed explicitly") {
                       "jobs": [{"source_id": 1, "job_id": 2}]})"})
     CHECK(parse_config(ok, "t.json").ok());
 }
+
+TEST_CASE("credentials: a source of temporary credentials and its keys") {
+  const char* jobs = R"("jobs": [{"source_id": 1, "job_id": 2}])";
+  auto ok = parse_config(std::string(R"({"api": {"region": "cn-hangzhou"}, )") + jobs +
+                             R"(, "credentials": {"type": "oidc", "role_arn": "acs:ram::1:role/r",
+      "oidc_provider_arn": "acs:ram::1:oidc-provider/p", "oidc_token_file": "/t", "duration": "1h"}})",
+                         "test.json");
+  REQUIRE(ok.ok());
+  CHECK(ok.value().credentials.type == "oidc");
+  CHECK(ok.value().credentials.duration == std::optional<Millis>(1h));
+  auto bad_type = only_error(std::string(R"({"api": {"region": "cn-hangzhou"}, )") + jobs +
+                             R"(, "credentials": {"type": "ram_role_arn"}})");
+  CHECK(bad_type.path == "credentials.type");
+  CHECK(bad_type.message.find("\"ecs_ram_role\", \"oidc\" or \"credentials_uri\"") !=
+        std::string::npos);
+  auto half = errors_of(std::string(R"({"api": {"region": "cn-hangzhou"}, )") + jobs +
+                        R"(, "credentials": {"type": "oidc", "role_arn": "r"}})");
+  REQUIRE(half.size() == 2);
+  CHECK(half[0].path == "credentials.oidc_provider_arn");
+  CHECK(half[1].path == "credentials.oidc_token_file");
+  auto uri = only_error(std::string(R"({"api": {"region": "cn-hangzhou"}, )") + jobs +
+                        R"(, "credentials": {"type": "credentials_uri"}})");
+  CHECK(uri.path == "credentials.uri");
+  auto short_life = only_error(std::string(R"({"api": {"region": "cn-hangzhou"}, )") + jobs +
+                               R"(, "credentials": {"duration": "5m"}})");
+  CHECK(short_life.path == "credentials.duration");
+}

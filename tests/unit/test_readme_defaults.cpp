@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/config.hpp"
+#include "core/credential_sources.hpp"
 
 using namespace mmsmon;
 
@@ -77,6 +78,12 @@ TEST_CASE("every default README states is the default of the code") {
       {"web.health_without_auth", [&] { return c.web.health_without_auth ? "true" : "false"; }},
       // Resolved where credentials are looked up (test_credentials.cpp checks it).
       {"credentials.config_file", [] { return std::string("~/.aliyun/config.json"); }},
+      {"credentials.credentials_file", [] { return std::string("~/.alibabacloud/credentials"); }},
+      // The defaults of an OIDC source (OidcSource), used when the config leaves them out.
+      {"credentials.role_session_name", [] { return OidcSource{}.session_name; }},
+      {"credentials.sts_endpoint", [] { return OidcSource{}.sts_endpoint; }},
+      {"credentials.duration",
+       [] { return format_duration(std::chrono::duration_cast<Millis>(OidcSource{}.duration)); }},
   };
   auto rows = readme_defaults();
   REQUIRE(rows.size() >= 15);
