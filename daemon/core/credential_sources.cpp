@@ -26,6 +26,8 @@ std::optional<WallTime> parse_expiration(std::string_view s) {
   auto y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2),
        se = num(17, 2);
   if (!y || !mo || !d || !h || !mi || !se) return std::nullopt;
+  // system_clock counts nanoseconds: years far from now overflow it (found by fuzzing).
+  if (*y < 1970 || *y > 2200) return std::nullopt;
   using namespace std::chrono;
   year_month_day ymd{year{*y}, month{static_cast<unsigned>(*mo)}, day{static_cast<unsigned>(*d)}};
   if (!ymd.ok() || *h > 23 || *mi > 59 || *se > 60) return std::nullopt;

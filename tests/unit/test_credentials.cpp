@@ -369,6 +369,8 @@ TEST_CASE("temporary credentials: the answers of each source, and their mistakes
   CHECK(!parse_expiration("2026-02-30T00:00:00Z"));
   CHECK(!parse_expiration("2026-12-01 10:20:30Z"));
   CHECK(!parse_expiration("2026-12-01T10:20:30"));
+  CHECK(!parse_expiration("1013-12-01T10:20:30Z"));  // would overflow system_clock
+  CHECK(!parse_expiration("9999-12-01T10:20:30Z"));
 }
 
 TEST_CASE("temporary credentials: refreshed 180 s before expiry, or a third of a short life") {
