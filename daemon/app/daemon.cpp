@@ -56,7 +56,8 @@ struct Daemon::Impl {
       : cfg(std::move(c)),
         opt(std::move(o)),
         creds(std::move(cr)),
-        fleet(AlertThresholds{cfg.alerts.unreachable_after, cfg.alerts.throttled_after}),
+        fleet(AlertThresholds{cfg.alerts.unreachable_after, cfg.alerts.throttled_after,
+                              cfg.alerts.stall_after}),
         governor(governor_options(cfg)),
         signals(io, SIGINT, SIGTERM, SIGHUP),
         rng(std::random_device{}()),
@@ -97,6 +98,7 @@ struct Daemon::Impl {
 
   void emit(const std::vector<Alert>& alerts) {
     if (alerts.empty()) return;
+    metrics.set_firing(fleet.firing());
     if (!state) return write_alerts(alerts);
     pending.insert(pending.end(), alerts.begin(), alerts.end());
     dirty = true;
@@ -335,8 +337,8 @@ struct Daemon::Impl {
     }
     if (rebound || next.web != cfg.web) warn_if_exposed(next);
     log->set_level(spdlog::level::from_str(next.log_level));
-    fleet.set_thresholds(
-        AlertThresholds{next.alerts.unreachable_after, next.alerts.throttled_after});
+    fleet.set_thresholds(AlertThresholds{next.alerts.unreachable_after, next.alerts.throttled_after,
+                                         next.alerts.stall_after});
     poller->set_max_in_flight(next.poll.max_in_flight);
     apply_jobs(next);
     warn_needs_restart(next);
@@ -365,7 +367,8 @@ struct Daemon::Impl {
     emit(fleet.retain(keep, now));
     std::vector<JobKey> added;
     for (const auto& j : next.jobs)
-      if (fleet.add(j.key, j.interval.value_or(next.poll.interval))) added.push_back(j.key);
+      if (fleet.add(j.key, j.interval.value_or(next.poll.interval), j.stall_after))
+        added.push_back(j.key);
     std::size_t i = 0;
     for (const auto& key : added)
       poller->add(key, first_poll_offset(i++, added.size(), poll_interval(*fleet.find(key))));
@@ -556,11 +559,12 @@ struct Daemon::Impl {
     load_state();
     std::set<JobKey> configured;
     for (const auto& j : cfg.jobs) {
-      fleet.add(j.key, j.interval.value_or(cfg.poll.interval));
+      fleet.add(j.key, j.interval.value_or(cfg.poll.interval), j.stall_after);
       configured.insert(j.key);
     }
     emit(fleet.retain(configured, system_clock::now()));  // jobs dropped from the config
     metrics.set_tracked_jobs(fleet.size());
+    metrics.set_firing(fleet.firing());  // restored from the state file, or none
     metrics.config_loaded(system_clock::now());
 
     log->info(

@@ -26,6 +26,8 @@ std::string_view to_string(AlertName n) {
       return "JobNotFound";
     case AlertName::job_unreachable:
       return "JobUnreachable";
+    case AlertName::job_stalled:
+      return "JobStalled";
     case AlertName::api_auth_failed:
       return "ApiAuthFailed";
     case AlertName::api_throttled:
@@ -66,6 +68,33 @@ std::string_view to_string(Severity s) {
       return "info";
   }
   return "?";
+}
+
+bool is_condition(AlertName n) {
+  switch (n) {
+    case AlertName::job_not_found:
+    case AlertName::job_unreachable:
+    case AlertName::job_stalled:
+    case AlertName::api_auth_failed:
+    case AlertName::api_throttled:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Severity severity_of(AlertName n) {
+  switch (n) {
+    case AlertName::job_failed:
+    case AlertName::api_auth_failed:
+      return Severity::critical;
+    case AlertName::job_started:
+    case AlertName::job_succeeded:
+    case AlertName::job_resumed:
+      return Severity::info;
+    default:
+      return Severity::warning;
+  }
 }
 
 std::string rfc3339(WallTime ts) {
@@ -325,6 +354,36 @@ std::vector<Alert> AlertPolicy::on_snapshot(const JobState& st, const std::vecto
         job_alert(st, AlertName::job_unreachable, AlertState::resolved, Severity::warning, now);
     un.summary = "Polls of " + who(st) + " succeed again.";
     resolve(out, std::move(un));
+  }
+  return out;
+}
+
+std::vector<Alert> AlertPolicy::check_stall(const JobState& st, Millis stall_after, WallTime now) {
+  std::vector<Alert> out;
+  if (!st.last) return out;
+  const Job& j = *st.last;
+  bool running = j.status == JobStatus::doing && !j.stopped.value_or(false);
+  bool stalled = running && st.last_progress && now - *st.last_progress >= stall_after &&
+                 stall_after > Millis::zero();
+  if (stalled && !is_firing(AlertName::job_stalled, st.key)) {
+    auto a = job_alert(st, AlertName::job_stalled, AlertState::firing, Severity::warning, now);
+    a.summary = who(st) + " has made no progress for " +
+                format_duration(duration_cast<Millis>(now - *st.last_progress)) + " at " +
+                tasks_text(j.task_done, j.task_num) + " done, while running.";
+    a.facts.push_back({"last_progress", rfc3339(*st.last_progress)});
+    a.facts.push_back({"stall_after", format_duration(stall_after)});
+    add_counts(a, j.task_done, j.task_num);
+    fire(out, std::move(a));
+  } else if (!stalled && is_firing(AlertName::job_stalled, st.key)) {
+    auto a = job_alert(st, AlertName::job_stalled, AlertState::resolved, Severity::warning, now);
+    std::string why = !running
+                          ? (j.stopped.value_or(false) ? "was stopped" : "is no longer running")
+                          : "progresses again";
+    a.summary = who(st) + " " + why + " at " + tasks_text(j.task_done, j.task_num) + " done.";
+    a.facts.push_back({"reason", !running ? (j.stopped.value_or(false) ? "stopped" : "not_running")
+                                          : "progress"});
+    add_counts(a, j.task_done, j.task_num);
+    resolve(out, std::move(a));
   }
   return out;
 }

@@ -25,6 +25,7 @@ enum class AlertName {
   job_regressed,
   job_not_found,
   job_unreachable,
+  job_stalled,
   api_auth_failed,
   api_throttled,
 };
@@ -34,11 +35,15 @@ std::string_view to_string(AlertName n);
 /// The alert named `s` (`JobStarted`, ...), if there is one.
 std::optional<AlertName> parse_alert_name(std::string_view s);
 std::ostream& operator<<(std::ostream& os, AlertName n);
+/// Whether the alert is a condition (firing, then resolved) rather than an event.
+bool is_condition(AlertName n);
+/// The severity an alert is said with.
 
 enum class AlertState { firing, resolved, event };
 enum class Severity { critical, warning, info };
 std::string_view to_string(AlertState s);
 std::string_view to_string(Severity s);
+Severity severity_of(AlertName n);
 
 /// One fact behind an alert (`from`, `task_done`, `reason`, ...).
 struct Fact {
@@ -73,6 +78,7 @@ struct AlertThresholds {
   Millis unreachable_after{5 * 60 * 1000};  ///< JobUnreachable after failing this long
   Millis throttled_after{60 * 1000};        ///< ApiThrottled after being slowed this long;
                                             ///< resolved after as long at full speed
+  Millis stall_after{30 * 60 * 1000};       ///< JobStalled after no progress this long
 };
 
 /// Turns job events and poll/API outcomes into alerts, and keeps the firing/resolved
@@ -82,6 +88,7 @@ class AlertPolicy {
   explicit AlertPolicy(AlertThresholds t = {}) : t_(t) {}
   /// New thresholds (a reload); conditions already firing stay firing.
   void set_thresholds(AlertThresholds t) { t_ = t; }
+  const AlertThresholds& thresholds() const { return t_; }
 
   /// A successful poll with the events it produced; resolves the job's poll conditions.
   std::vector<Alert> on_snapshot(const JobState& st, const std::vector<JobEvent>& events,
@@ -94,6 +101,10 @@ class AlertPolicy {
   /// `throttled_after` of throttling and resolves after as long at full speed. `cause` is
   /// the last throttling answer, if any.
   std::vector<Alert> on_pacing(Pacing pacing, const ApiError* cause, WallTime now);
+  /// JobStalled for a job just polled successfully: fires when it is DOING, not stopped,
+  /// and `taskDone` has not risen for `stall_after`; resolves when it progresses again,
+  /// is stopped or leaves DOING. Call it after on_snapshot.
+  std::vector<Alert> check_stall(const JobState& st, Millis stall_after, WallTime now);
   /// A job is no longer tracked: its firing alerts are resolved.
   std::vector<Alert> on_untracked(const JobState& st, WallTime now);
 

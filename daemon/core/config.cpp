@@ -302,7 +302,7 @@ void decode_jobs(Decoder& d, const json::value& v, std::vector<JobRef>& jobs) {
   std::set<JobKey> seen;
   for (std::size_t i = 0; i < arr->size(); ++i) {
     std::string p = "jobs[" + std::to_string(i) + "]";
-    const auto* j = d.object((*arr)[i], p, {"source_id", "job_id", "interval"});
+    const auto* j = d.object((*arr)[i], p, {"source_id", "job_id", "interval", "stall_after"});
     if (!j) continue;
     std::optional<std::int64_t> sid, jid;
     if (auto* y = j->if_contains("source_id"))
@@ -316,12 +316,15 @@ void decode_jobs(Decoder& d, const json::value& v, std::vector<JobRef>& jobs) {
     std::optional<Millis> interval;
     if (auto* y = j->if_contains("interval"))
       if (!(interval = d.duration(*y, p + ".interval", 1s, kWeek))) continue;
+    std::optional<Millis> stall;
+    if (auto* y = j->if_contains("stall_after"))
+      if (!(stall = d.duration(*y, p + ".stall_after", 0s, 30 * 24h))) continue;
     if (!sid || !jid) continue;
     JobKey k{SourceId{*sid}, JobId{*jid}};
     if (!seen.insert(k).second)
       d.add(p, "job " + std::to_string(*sid) + "/" + std::to_string(*jid) + " is listed twice");
     else
-      jobs.push_back({k, interval});
+      jobs.push_back({k, interval, stall});
   }
 }
 
@@ -350,12 +353,15 @@ void decode_listen(Decoder& d, const json::value& v, std::string& listen) {
 }
 
 void decode_alerts(Decoder& d, const json::value& v, AlertsConfig& alerts) {
-  const auto* o = d.object(v, "alerts", {"file", "format", "unreachable_after", "throttled_after"},
-                           {"stall_after", "repeat_interval"});
+  const auto* o = d.object(
+      v, "alerts", {"file", "format", "unreachable_after", "throttled_after", "stall_after"},
+      {"repeat_interval"});
   if (!o) return;
   if (auto* y = o->if_contains("unreachable_after"))
     if (auto t = d.duration(*y, "alerts.unreachable_after", 0s, 30 * 24h))
       alerts.unreachable_after = *t;
+  if (auto* y = o->if_contains("stall_after"))
+    if (auto t = d.duration(*y, "alerts.stall_after", 0s, 30 * 24h)) alerts.stall_after = *t;
   if (auto* y = o->if_contains("throttled_after"))
     if (auto t = d.duration(*y, "alerts.throttled_after", 0s, 24h)) alerts.throttled_after = *t;
   if (auto* y = o->if_contains("file"))

@@ -52,7 +52,8 @@ struct PollConfig {
 /// One job to watch.
 struct JobRef {
   JobKey key;
-  std::optional<Millis> interval;  ///< overrides poll.interval for this job
+  std::optional<Millis> interval;          ///< overrides poll.interval for this job
+  std::optional<Millis> stall_after = {};  ///< overrides alerts.stall_after for this job
 };
 
 /// TLS and basic auth of mmsmon's HTTP server, with the key names of Prometheus's
@@ -81,6 +82,7 @@ struct AlertsConfig {
   Format format = Format::json;
   Millis unreachable_after = 5min;  ///< JobUnreachable after polls fail this long
   Millis throttled_after = 1min;    ///< ApiThrottled after throttling this long
+  Millis stall_after = 30min;       ///< JobStalled after no progress this long (0: never)
 };
 
 /// The whole configuration, plain data with defaults (house style rule 5).

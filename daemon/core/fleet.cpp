@@ -2,10 +2,11 @@
 
 namespace mmsmon {
 
-bool Fleet::add(const JobKey& key, Millis interval) {
+bool Fleet::add(const JobKey& key, Millis interval, std::optional<Millis> stall_after) {
   auto [it, inserted] = jobs_.try_emplace(key);
   if (inserted) it->second.state.key = key;
   it->second.interval = interval;
+  it->second.stall_after = stall_after;
   return inserted;
 }
 
@@ -35,6 +36,9 @@ FleetChange Fleet::on_snapshot(const JobKey& key, Job snapshot, WallTime now) {
   if (!j) return ch;
   ch.events = observe_snapshot(j->state, std::move(snapshot), now);
   ch.alerts = policy_.on_snapshot(j->state, ch.events, now);
+  auto stall =
+      policy_.check_stall(j->state, j->stall_after.value_or(policy_.thresholds().stall_after), now);
+  ch.alerts.insert(ch.alerts.end(), stall.begin(), stall.end());
   return ch;
 }
 

@@ -14,8 +14,9 @@ namespace mmsmon {
 /// One tracked job: what mmsmon knows of it and the facts its schedule rests on.
 struct TrackedJob {
   JobState state;
-  Millis interval{60'000};  ///< the job's regular poll interval
-  unsigned attempt = 0;     ///< consecutive retryable failures, for the backoff
+  Millis interval{60'000};            ///< the job's regular poll interval
+  unsigned attempt = 0;               ///< consecutive retryable failures, for the backoff
+  std::optional<Millis> stall_after;  ///< this job's JobStalled threshold, if its own
 };
 
 /// What folding one result into the fleet changed.
@@ -44,7 +45,7 @@ class Fleet {
 
   /// Starts tracking `key`, polled every `interval`. A job already tracked keeps its state
   /// and takes the new interval. Returns whether the job is new.
-  bool add(const JobKey& key, Millis interval);
+  bool add(const JobKey& key, Millis interval, std::optional<Millis> stall_after = std::nullopt);
   /// Stops tracking `key`; returns the resolution of its firing alerts. No-op if unknown.
   std::vector<Alert> remove(const JobKey& key, WallTime now);
   /// Keeps only the jobs in `keep` (removing the others as remove() does).

@@ -13,6 +13,7 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "version.hpp"
@@ -328,6 +329,10 @@ struct Metrics::Impl {
           .Help("Attempts to get temporary credentials that failed.")
           .Register(*registry)
           .Add({});
+  pm::Family<pm::Gauge>& alerts_firing = pm::BuildGauge()
+                                             .Name("mmsmon_alerts_firing")
+                                             .Help("Alerts firing now, by alert and severity.")
+                                             .Register(*registry);
   pm::Family<pm::Gauge>& credentials_info =
       pm::BuildGauge()
           .Name("mmsmon_credentials_info")
@@ -426,6 +431,21 @@ void Metrics::state_saved(WallTime when) {
 
 void Metrics::credentials_source(const std::string& type) {
   impl_->credentials_info.Add({{"source_type", type}}).Set(1);
+}
+
+void Metrics::set_firing(const std::vector<AlertPolicy::Firing>& firing) {
+  std::map<AlertName, double> n;
+  for (auto a = AlertName::job_started;; a = static_cast<AlertName>(static_cast<int>(a) + 1)) {
+    if (is_condition(a)) n[a] = 0;
+    if (a == kLastAlertName) break;
+  }
+  for (const auto& f : firing)
+    n[f.alert] += 1;
+  for (const auto& [a, count] : n)
+    impl_->alerts_firing
+        .Add({{"alert", std::string(to_string(a))},
+              {"severity", std::string(to_string(severity_of(a)))}})
+        .Set(count);
 }
 
 void Metrics::credentials_refreshed(WallTime expiry) {

@@ -44,6 +44,8 @@ class Metrics {
   /// New temporary credentials, valid until `expiry`; or an attempt to get them failed.
   void credentials_refreshed(WallTime expiry);
   void credentials_refresh_failed();
+  /// The alerts firing now: mmsmon_alerts_firing{alert,severity} (0 for conditions not firing).
+  void set_firing(const std::vector<AlertPolicy::Firing>& firing);
 
   /// The whole exposition (text format 0.0.4) for these jobs. Jobs appear in the order
   /// given; series of jobs not given do not appear.

@@ -1294,3 +1294,28 @@ TEST_CASE("web: TLS and basic auth on the HTTP server, as exporter-toolkit's web
   CHECK(call("/-/healthy", {}).status == 200);
   CHECK(call("/metrics", {}).status == 401);
 }
+
+TEST_CASE("JobStalled: a running job without progress fires, progress resolves it") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "orders", "status": "DOING",
+                            "task_num": 100, "task_done": 10}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1, "stall_after": "2s"}])",
+           .config = {{"alerts", {{"stall_after", "1h"}}}}});  // the job's own threshold wins
+  w.wait_ready();
+  w.wait("JobStalled firing", 20s, [&] {
+    return file_text(w.alerts_path).find(R"("alert":"JobStalled","state":"firing")") !=
+           std::string::npos;
+  });
+  auto scrape = w.get("/metrics").body;
+  CHECK(metric(scrape, R"(mmsmon_alerts_firing{alert="JobStalled",severity="warning"})") == 1);
+  CHECK(metric(scrape, R"(mmsmon_alerts_firing{alert="JobUnreachable",severity="warning"})") == 0);
+  set_job(w, R"("task_done": 11)");
+  w.wait("JobStalled resolved", 20s, [&] {
+    return file_text(w.alerts_path).find(R"("alert":"JobStalled","state":"resolved")") !=
+           std::string::npos;
+  });
+  CHECK(metric(w.get("/metrics").body,
+               R"(mmsmon_alerts_firing{alert="JobStalled",severity="warning"})") == 0);
+  std::string text = file_text(w.alerts_path);
+  CHECK(text.find("progresses again") != std::string::npos);
+  CHECK(w.daemon->stop() == 0);
+}

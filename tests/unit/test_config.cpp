@@ -139,7 +139,7 @@ TEST_CASE("jitter out of range") {
 
 TEST_CASE("keys of later issues are rejected, not ignored") {
   auto e = errors_of(R"({"api": {"region": "x"}, "jobs": [{"source_id": 1, "job_id": 2}],
-    "discover": [{"source_id": 1}], "alerts": {"stall_after": "30m"}})");
+    "discover": [{"source_id": 1}], "alerts": {"repeat_interval": "4h"}})");
   REQUIRE(e.size() == 2);
   for (const auto& x : e)
     CHECK(x.message.find("not supported yet") != std::string::npos);
@@ -288,4 +288,17 @@ TEST_CASE("credentials: a source of temporary credentials and its keys") {
   auto short_life = only_error(std::string(R"({"api": {"region": "cn-hangzhou"}, )") + jobs +
                                R"(, "credentials": {"duration": "5m"}})");
   CHECK(short_life.path == "credentials.duration");
+}
+
+TEST_CASE("alerts.stall_after and a job's own stall_after") {
+  auto c = parse_config(R"({"api": {"region": "x"}, "alerts": {"stall_after": "45m"},
+    "jobs": [{"source_id": 1, "job_id": 2}, {"source_id": 1, "job_id": 3, "stall_after": "2h"}]})",
+                        "test.json");
+  REQUIRE(c.ok());
+  CHECK(c.value().alerts.stall_after == 45min);
+  CHECK(!c.value().jobs[0].stall_after);
+  CHECK(c.value().jobs[1].stall_after == std::optional<Millis>(2h));
+  auto bad = only_error(R"({"api": {"region": "x"},
+    "jobs": [{"source_id": 1, "job_id": 2, "stall_after": "soon"}]})");
+  CHECK(bad.path == "jobs[0].stall_after");
 }

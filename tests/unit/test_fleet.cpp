@@ -99,3 +99,65 @@ TEST_CASE("fleet: state turns into a plain value and back, and says nothing agai
   CHECK(g.on_snapshot(kKey, snap(JobStatus::doing, 3, 10), t0 + 3s).alerts.empty());
   CHECK(g.save().firing == saved.firing);
 }
+
+TEST_CASE("fleet: JobStalled after stall_after without progress, per job, resolved by progress") {
+  using namespace std::chrono_literals;
+  Fleet f(AlertThresholds{5min, 1min, 30min});
+  const JobKey other{SourceId{2}, JobId{11}};
+  f.add(kKey, 60s);
+  f.add(other, 60s, 10min);  // its own threshold
+  f.on_snapshot(kKey, snap(JobStatus::doing, 5, 10), t0);
+  f.on_snapshot(other, snap(JobStatus::doing, 5, 10), t0);
+  // 20 min without progress: only the job with the 10 min threshold is stalled.
+  auto a = f.on_snapshot(kKey, snap(JobStatus::doing, 5, 10), t0 + 20min).alerts;
+  CHECK(a.empty());
+  auto b = f.on_snapshot(other, snap(JobStatus::doing, 5, 10), t0 + 20min).alerts;
+  REQUIRE(b.size() == 1);
+  CHECK(b[0].name == AlertName::job_stalled);
+  CHECK(b[0].state == AlertState::firing);
+  CHECK(b[0].summary.find("no progress for 20m") != std::string::npos);
+  CHECK(f.on_snapshot(other, snap(JobStatus::doing, 5, 10), t0 + 21min).alerts.empty());  // once
+  auto c = f.on_snapshot(kKey, snap(JobStatus::doing, 5, 10), t0 + 30min).alerts;
+  REQUIRE(c.size() == 1);
+  CHECK(c[0].name == AlertName::job_stalled);
+  // Progress resolves it; a stop resolves it too, and a stopped job never stalls.
+  auto d = f.on_snapshot(other, snap(JobStatus::doing, 6, 10), t0 + 22min).alerts;
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].state == AlertState::resolved);
+  auto e = f.on_snapshot(kKey, snap(JobStatus::doing, 5, 10, true), t0 + 31min).alerts;
+  bool resolved = false;
+  for (const auto& x : e)
+    resolved = resolved || (x.name == AlertName::job_stalled && x.state == AlertState::resolved);
+  CHECK(resolved);
+  for (const auto& x : f.on_snapshot(kKey, snap(JobStatus::doing, 5, 10, true), t0 + 90min).alerts)
+    CHECK(x.name != AlertName::job_stalled);
+  // A finished job is not stalled; one stalled when it finished resolves.
+  f.on_snapshot(other, snap(JobStatus::doing, 7, 10), t0 + 40min);
+  for (const auto& x : f.on_snapshot(other, snap(JobStatus::done, 7, 10), t0 + 60min).alerts)
+    CHECK(x.name != AlertName::job_stalled);
+  const JobKey third{SourceId{2}, JobId{12}};
+  f.add(third, 60s, 10min);
+  f.on_snapshot(third, snap(JobStatus::doing, 1, 10), t0);
+  REQUIRE(f.on_snapshot(third, snap(JobStatus::doing, 1, 10), t0 + 11min).alerts.size() == 1);
+  auto done = f.on_snapshot(third, snap(JobStatus::failed, 1, 10), t0 + 12min).alerts;
+  bool over = false;
+  for (const auto& x : done)
+    over = over || (x.name == AlertName::job_stalled && x.state == AlertState::resolved);
+  CHECK(over);
+}
+
+TEST_CASE("fleet: a restart does not reset the stall clock") {
+  using namespace std::chrono_literals;
+  Fleet before(AlertThresholds{5min, 1min, 30min});
+  before.add(kKey, 60s);
+  before.on_snapshot(kKey, snap(JobStatus::doing, 5, 10), t0);
+  before.on_snapshot(kKey, snap(JobStatus::doing, 5, 10), t0 + 20min);
+  Fleet after(AlertThresholds{5min, 1min, 30min});
+  after.restore(before.save());
+  after.add(kKey, 60s);
+  // 25 min after the last progress seen before the restart: not yet; at 31 min: stalled.
+  CHECK(after.on_snapshot(kKey, snap(JobStatus::doing, 5, 10), t0 + 25min).alerts.empty());
+  auto a = after.on_snapshot(kKey, snap(JobStatus::doing, 5, 10), t0 + 31min).alerts;
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].name == AlertName::job_stalled);
+}

@@ -72,6 +72,7 @@ TEST_CASE("every default README states is the default of the code") {
        [&] { return c.alerts.format == AlertsConfig::Format::json ? "json" : "logfmt"; }},
       {"alerts.unreachable_after", [&] { return format_duration(c.alerts.unreachable_after); }},
       {"alerts.throttled_after", [&] { return format_duration(c.alerts.throttled_after); }},
+      {"alerts.stall_after", [&] { return format_duration(c.alerts.stall_after); }},
       {"log_level", [&] { return c.log_level; }},
       {"state_save_interval", [&] { return format_duration(c.state_save_interval); }},
       {"api.allow_insecure_http", [] { return std::string("false"); }},  // test_config.cpp
