@@ -124,22 +124,30 @@
     alerts: (j) => (j.firing_alerts ? -j.firing_alerts.length : 0),
   };
 
+  // Sorted once per refresh or change of order; filtering keeps the order, so a keystroke in
+  // the filter costs a pass over the jobs, not a sort.
+  let sorted = null;
+  function sortedJobs() {
+    if (sorted) return sorted;
+    const s = state.sort, d = state.dir;
+    const tie = (a, b) => cmp(a._name, b._name) || cmp(a._key, b._key);
+    sorted = [...state.jobs];
+    if (valued[s]) sorted.sort((a, b) => nullsLast(valued[s](a), valued[s](b), d) || tie(a, b));
+    else sorted.sort((a, b) => d * sorters[s](a, b) || tie(a, b));
+    return sorted;
+  }
+
   function visibleJobs() {
     const q = state.filter.trim().toLowerCase();
     const words = q ? q.split(/\s+/) : [];
     const sf = state.statusFilter;
-    const out = state.jobs.filter((j) => {
+    return sortedJobs().filter((j) => {
       if (sf === 'problems' && !hasProblem(j)) return false;
       if (sf === 'stopped' && !j.stopped) return false;
       if (sf === 'failing' && !failingPoll(j)) return false;
       if (['FAILED', 'DOING', 'INIT', 'DONE'].includes(sf) && j._status !== sf) return false;
       return words.every((w) => j._search.includes(w));
     });
-    const s = state.sort, d = state.dir;
-    const tie = (a, b) => cmp(a._name, b._name) || cmp(a._key, b._key);
-    if (valued[s]) out.sort((a, b) => nullsLast(valued[s](a), valued[s](b), d) || tie(a, b));
-    else out.sort((a, b) => d * sorters[s](a, b) || tie(a, b));
-    return out;
   }
 
   // ---- rendering ----------------------------------------------------------------------
@@ -435,6 +443,7 @@
       if (serverNow !== null) state.offsetMs = serverNow - (started + took / 2);
       state.status = status;
       state.jobs = jobs.map(decorate);
+      sorted = null;
       state.lastOkAt = Date.now();
       state.failure = null;
       // A big fleet answers slowly: never spend more than a third of the time fetching.
@@ -500,12 +509,13 @@
     $('page-size').addEventListener('change', (e) => { state.pageSize = Number(e.target.value); state.page = 0; update(); });
     $('prev').addEventListener('click', () => { state.page = Math.max(0, state.page - 1); update(); });
     $('next').addEventListener('click', () => { state.page += 1; update(); });
-    $('reset-sort').addEventListener('click', () => { state.sort = 'problems'; state.dir = 1; update(); });
+    $('reset-sort').addEventListener('click', () => { state.sort = 'problems'; state.dir = 1; sorted = null; update(); });
     for (const th of document.querySelectorAll('th[data-sort]')) {
       th.querySelector('button').addEventListener('click', () => {
         const s = th.dataset.sort;
         if (state.sort === s) state.dir = -state.dir;
         else { state.sort = s; state.dir = 1; }
+        sorted = null;
         state.page = 0;
         update();
       });
@@ -540,7 +550,7 @@
       else if (!typing && e.key === ']' && !$('next').disabled) $('next').click();
       else if (!typing && e.key === 'ArrowDown' && !e.target.closest('tr')) { e.preventDefault(); moveFocus(0); }
     });
-    window.addEventListener('hashchange', () => { loadHash(); renderTable(); });
+    window.addEventListener('hashchange', () => { loadHash(); sorted = null; renderTable(); });
     // Ages and the banner move on between refreshes too.
     setInterval(renderBanner, 1000);
   }
