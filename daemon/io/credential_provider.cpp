@@ -148,10 +148,11 @@ struct CredentialProvider::Impl : std::enable_shared_from_this<Impl> {
     auto self = shared_from_this();  // alive while the loop runs
     WallTime obtained = clock();
     Millis backoff = 1s;
+    bool ask_now = !current;
     while (!stopped) {
-      if (current) {
-        auto due = refresh_at(obtained, current->expiration);
-        auto wait = std::chrono::duration_cast<Millis>(due - clock());
+      if (!ask_now) {
+        auto wait =
+            std::chrono::duration_cast<Millis>(refresh_at(obtained, current->expiration) - clock());
         if (wait > 0ms) {
           timer.expires_after(wait);
           co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled: stop()
@@ -164,24 +165,22 @@ struct CredentialProvider::Impl : std::enable_shared_from_this<Impl> {
         current = std::move(r).value();
         obtained = clock();
         backoff = 1s;
+        ask_now = false;
         if (obs.updated) obs.updated(*current);
         continue;
       }
       bool expired = !current || clock() >= current->expiration;
       if (obs.failed) obs.failed(r.error(), expired);
-      // Retry with backoff, but ask again before the credentials in use expire.
+      // Ask again after the backoff, and always before the credentials in use expire.
       Millis wait = backoff;
-      if (current && !expired) {
+      if (!expired) {
         auto left = std::chrono::duration_cast<Millis>(current->expiration - clock());
         wait = std::max<Millis>(200ms, std::min(wait, left / 2));
       }
       backoff = std::min<Millis>(backoff * 2, 60s);
+      ask_now = true;
       timer.expires_after(wait);
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled: stop()
-      if (!current || clock() >= current->expiration)
-        current.reset();
-      else
-        obtained = current->expiration - 1ms;  // due at once: refresh_at() <= now
     }
   }
 };

@@ -72,6 +72,26 @@ for kind in ecs oidc uri; do
   check "$kind: no refresh failed" test "$(metric "$port" mmsmon_credentials_refresh_failures_total)" = 0
 done
 
+# One refresh fails: it is retried while the credentials in use are still valid (after 1 s,
+# with 2 s left of their 6), so no poll fails.
+fails_before=0
+for kind in ecs oidc uri; do
+  eval "port=\$${kind}_port"
+  fails_before=$((fails_before + $(metric "$port" mmsmon_credentials_refresh_failures_total)))
+done
+issued_before=$(issued)
+curl -sf -X POST --data '{"fail_next": 1}' "$sim/admin/credential_services" >/dev/null
+refreshed_again() { [ "$(issued)" -ge $((issued_before + 6)) ]; }
+check "refreshes go on after one failed" wait_until 30 refreshed_again
+refresh_fails=0 api_fails=0
+for kind in ecs oidc uri; do
+  eval "port=\$${kind}_port"
+  refresh_fails=$((refresh_fails + $(metric "$port" mmsmon_credentials_refresh_failures_total)))
+  api_fails=$((api_fails + $(curl -sf "http://127.0.0.1:$port/metrics" | awk '/^mmsmon_api_request_failures_total/ { n += $2 } END { print n + 0 }')))
+done
+check "one refresh failed ($((refresh_fails - fails_before)))" test $((refresh_fails - fails_before)) -eq 1
+check "it was retried in time: no poll failed ($api_fails)" test "$api_fails" -eq 0
+
 # The metadata service goes away: after the credentials expire, one ApiAuthFailed; back, resolved.
 curl -sf -X POST --data '{"available": false}' "$sim/admin/credential_services" >/dev/null
 check "ecs: ApiAuthFailed fires once the credentials expire" \

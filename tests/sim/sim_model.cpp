@@ -842,6 +842,8 @@ void Model::configure_credential_services(const json::object& o) {
   auto& c = cred_services_;
   c.enabled = true;
   if (auto* v = o.if_contains("available"); v && v->is_bool()) c.available = v->get_bool();
+  if (auto v = as_int(o.if_contains("fail_next")); v && *v >= 0)
+    c.fail_next = static_cast<std::uint64_t>(*v);
   if (auto* v = o.if_contains("require_token"); v && v->is_bool()) c.require_token = v->get_bool();
   if (auto v = as_seconds(o.if_contains("lifetime"))) c.lifetime = *v;
   if (auto v = as_str(o.if_contains("role"))) c.role = *v;
@@ -895,6 +897,10 @@ std::optional<SimResponse> Model::handle_credential_service(const SimRequest& re
     r.headers.emplace_back("content-type", std::move(type));
     return r;
   };
+  if (c.fail_next > 0) {
+    --c.fail_next;
+    return answer(503, "service unavailable\n", "text/plain");
+  }
   if (!c.available) return answer(503, "service unavailable\n", "text/plain");
   auto with_code = [&](json::object o) {
     if (c.answer == "garbage") return std::string("<html>not JSON");

@@ -37,6 +37,7 @@ struct SimCredential {
 struct CredentialServices {
   bool enabled = false;
   bool available = true;             ///< false: every answer is a 503 (a service gone away)
+  std::uint64_t fail_next = 0;       ///< the next this many requests get a 503
   double lifetime = 3600;            ///< seconds an issued credential lives
   std::string role = "mmsmon-role";  ///< the ECS RAM role
   bool require_token = true;         ///< metadata: refuse requests without a session token
