@@ -60,10 +60,10 @@ struct CredentialProvider::Impl : std::enable_shared_from_this<Impl> {
     if (t && t.value().status == 200 && !t.value().body.empty()) {
       token = std::move(t.value().body);
     } else if (!e.allow_without_token) {
-      co_return Failure{t ? status_error(name, "the metadata token request", t.value())
-                          : std::move(t).error() +
-                                " (getting a metadata token; "
-                                "ALIBABA_CLOUD_IMDSV1_DISABLED is true)"};
+      std::string why =
+          t ? status_error(name, "the metadata token request", t.value()) : std::move(t).error();
+      co_return Failure{why +
+                        " (no metadata session token, and ALIBABA_CLOUD_IMDSV1_DISABLED is true)"};
     }
     auto get = [&](std::string target) {
       HttpRequest r;

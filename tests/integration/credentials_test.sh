@@ -122,6 +122,14 @@ echo -n "a-wrong-token" >"$work/oidc-token"
 check "oidc: a refused token is an error with STS's code" contains "$work/bad.out" "AuthenticationFail.OIDCToken.Invalid"
 # The metadata service without token support, while IMDSv1 is disabled.
 curl -sf -X POST --data '{"require_token": false}' "$sim/admin/credential_services" >/dev/null
+# An old metadata service without session tokens: the old mode, unless IMDSv1 is disabled.
+curl -sf -X POST --data '{"token_endpoint": false, "require_token": false}' "$sim/admin/credential_services" >/dev/null
+"$mmsmon" --config "$work/ecs.json" --check-config >"$work/v1.out" 2>&1
+check "ecs: without session tokens the old mode answers" contains "$work/v1.out" "OK ("
+ALIBABA_CLOUD_IMDSV1_DISABLED=true "$mmsmon" --config "$work/ecs.json" --check-config >"$work/v1-off.out" 2>&1
+check "ecs: with ALIBABA_CLOUD_IMDSV1_DISABLED=true it is refused, saying why" \
+  contains "$work/v1-off.out" "ALIBABA_CLOUD_IMDSV1_DISABLED is true"
+curl -sf -X POST --data '{"token_endpoint": true, "require_token": true}' "$sim/admin/credential_services" >/dev/null
 ALIBABA_CLOUD_ECS_METADATA=mmsmon-role "$mmsmon" --config "$work/ecs.json" --check-config >"$work/ok.out" 2>&1
 check "ecs: --check-config names the source that answered" contains "$work/ok.out" "credentials from ECS RAM role"
 

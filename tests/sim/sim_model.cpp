@@ -845,6 +845,8 @@ void Model::configure_credential_services(const json::object& o) {
   if (auto v = as_int(o.if_contains("fail_next")); v && *v >= 0)
     c.fail_next = static_cast<std::uint64_t>(*v);
   if (auto* v = o.if_contains("require_token"); v && v->is_bool()) c.require_token = v->get_bool();
+  if (auto* v = o.if_contains("token_endpoint"); v && v->is_bool())
+    c.token_endpoint = v->get_bool();
   if (auto v = as_seconds(o.if_contains("lifetime"))) c.lifetime = *v;
   if (auto v = as_str(o.if_contains("role"))) c.role = *v;
   if (auto v = as_str(o.if_contains("oidc_token"))) c.oidc_token = *v;
@@ -909,6 +911,7 @@ std::optional<SimResponse> Model::handle_credential_service(const SimRequest& re
   };
   if (metadata) {
     if (path == "/latest/api/token") {
+      if (!c.token_endpoint) return answer(404, "not found\n", "text/plain");
       if (req.method != "PUT") return answer(405, "use PUT\n", "text/plain");
       if (header(req.headers, "x-aliyun-ecs-metadata-token-ttl-seconds").empty())
         return answer(400, "missing X-aliyun-ecs-metadata-token-ttl-seconds\n", "text/plain");

@@ -36,11 +36,12 @@ struct SimCredential {
 /// that the API accepts until it expires.
 struct CredentialServices {
   bool enabled = false;
-  bool available = true;             ///< false: every answer is a 503 (a service gone away)
-  std::uint64_t fail_next = 0;       ///< the next this many requests get a 503
-  double lifetime = 3600;            ///< seconds an issued credential lives
-  std::string role = "mmsmon-role";  ///< the ECS RAM role
-  bool require_token = true;         ///< metadata: refuse requests without a session token
+  bool available = true;        ///< false: every answer is a 503 (a service gone away)
+  std::uint64_t fail_next = 0;  ///< the next this many requests get a 503
+  bool token_endpoint = true;   ///< false: an old metadata service without PUT /latest/api/token
+  double lifetime = 3600;       ///< seconds an issued credential lives
+  std::string role = "mmsmon-role";           ///< the ECS RAM role
+  bool require_token = true;                  ///< metadata: refuse requests without a session token
   std::string oidc_token = "sim-oidc-token";  ///< the token AssumeRoleWithOIDC accepts
   std::string role_arn = "acs:ram::1:role/mmsmon";
   std::string uri_path = "/credentials";  ///< where the credentials URI answers
