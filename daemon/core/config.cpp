@@ -259,6 +259,20 @@ void decode_credentials(Decoder& d, const json::value& v, CredentialsConfig& c) 
   text("credentials_file", c.credentials_file);
   if (auto* y = o->if_contains("duration"))
     c.duration = d.duration(*y, "credentials.duration", 15min, 12h);
+  // Credentials come back from STS and a credentials URI: in clear only on this machine.
+  for (auto [key, val] : {std::pair{"sts_endpoint", &c.sts_endpoint}, std::pair{"uri", &c.uri}}) {
+    if (!*val) continue;
+    std::string_view u = **val;
+    auto rest = u.substr(u.find("://") == std::string_view::npos ? 0 : u.find("://") + 3);
+    auto ep = parse_endpoint(std::string(u.substr(0, u.size() - rest.size())) +
+                             std::string(rest.substr(0, rest.find('/'))));
+    if (!ep)
+      d.add(std::string("credentials.") + key, ep.error());
+    else if (!ep->tls && !is_loopback_host(ep->host))
+      d.add(std::string("credentials.") + key,
+            "http:// to a host that is not loopback would carry credentials in clear; use "
+            "https://");
+  }
   if (c.type && *c.type != "ecs_ram_role" && *c.type != "oidc" && *c.type != "credentials_uri")
     d.add("credentials.type",
           "must be \"ecs_ram_role\", \"oidc\" or \"credentials_uri\", got \"" + *c.type + "\"");

@@ -288,6 +288,17 @@ TEST_CASE("credentials: a source of temporary credentials and its keys") {
   auto short_life = only_error(std::string(R"({"api": {"region": "cn-hangzhou"}, )") + jobs +
                                R"(, "credentials": {"duration": "5m"}})");
   CHECK(short_life.path == "credentials.duration");
+  auto clear =
+      only_error(std::string(R"({"api": {"region": "cn-hangzhou"}, )") + jobs +
+                 R"(, "credentials": {"type": "credentials_uri", "uri": "http://10.0.0.5/c"}})");
+  CHECK(clear.path == "credentials.uri");
+  CHECK(clear.message.find("in clear") != std::string::npos);
+  CHECK(
+      parse_config(
+          std::string(R"({"api": {"region": "cn-hangzhou"}, )") + jobs +
+              R"(, "credentials": {"type": "credentials_uri", "uri": "http://127.0.0.1:8181/c"}})",
+          "test.json")
+          .ok());
 }
 
 TEST_CASE("alerts.stall_after and a job's own stall_after") {
