@@ -400,9 +400,7 @@ struct Daemon::Impl {
     const auto &a = cfg.api, &b = next.api;
     if (api_base_url(a) != api_base_url(b) || a.timeout != b.timeout || a.ca_file != b.ca_file ||
         a.max_response_bytes != b.max_response_bytes || a.utc_offset != b.utc_offset ||
-        a.max_connections != b.max_connections ||
-        cfg.credentials.profile != next.credentials.profile ||
-        cfg.credentials.config_file != next.credentials.config_file)
+        a.max_connections != b.max_connections || cfg.credentials != next.credentials)
       log->warn("changes to \"api\" and \"credentials\" take effect at the next restart");
   }
 

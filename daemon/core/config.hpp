@@ -41,6 +41,7 @@ struct CredentialsConfig {
   std::optional<Millis> duration;                ///< oidc: DurationSeconds
   std::optional<std::string> uri;                ///< credentials_uri
   std::optional<std::string> credentials_file;   ///< the shared credentials file (INI)
+  friend bool operator==(const CredentialsConfig&, const CredentialsConfig&) = default;
 };
 
 struct PollConfig {
