@@ -46,6 +46,15 @@ ThrottleGovernor::Options governor_options(const Config& c) {
   return o;
 }
 
+AlertThresholds thresholds(const AlertsConfig& a) {
+  return AlertThresholds{.unreachable_after = a.unreachable_after,
+                         .throttled_after = a.throttled_after,
+                         .stall_after = a.stall_after,
+                         .eta_margin = a.eta_margin,
+                         .repeat_interval = a.repeat_interval,
+                         .resolve_hold = a.resolve_hold};
+}
+
 }  // namespace
 
 /// The composition: builds the pieces, wires their callbacks, handles signals and the
@@ -56,8 +65,7 @@ struct Daemon::Impl {
       : cfg(std::move(c)),
         opt(std::move(o)),
         creds(std::move(cr)),
-        fleet(AlertThresholds{cfg.alerts.unreachable_after, cfg.alerts.throttled_after,
-                              cfg.alerts.stall_after}),
+        fleet(thresholds(cfg.alerts), ThroughputOptions{cfg.alerts.eta_window}),
         governor(governor_options(cfg)),
         signals(io, SIGINT, SIGTERM, SIGHUP),
         rng(std::random_device{}()),
@@ -248,7 +256,11 @@ struct Daemon::Impl {
   asio::awaitable<void> ticker() {
     asio::steady_timer t(io);
     while (!stopping) {
-      emit(fleet.on_pacing(pacing(), nullptr, system_clock::now()));
+      auto now = system_clock::now();
+      auto out = fleet.on_pacing(pacing(), nullptr, now);
+      auto due = fleet.tick(now);  // reminders, resolutions whose hold is over
+      out.insert(out.end(), due.begin(), due.end());
+      emit(out);
       t.expires_after(1s);
       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     }
@@ -337,8 +349,8 @@ struct Daemon::Impl {
     }
     if (rebound || next.web != cfg.web) warn_if_exposed(next);
     log->set_level(spdlog::level::from_str(next.log_level));
-    fleet.set_thresholds(AlertThresholds{next.alerts.unreachable_after, next.alerts.throttled_after,
-                                         next.alerts.stall_after});
+    fleet.set_thresholds(thresholds(next.alerts));
+    fleet.set_throughput_options(ThroughputOptions{next.alerts.eta_window});
     poller->set_max_in_flight(next.poll.max_in_flight);
     apply_jobs(next);
     warn_needs_restart(next);

@@ -39,6 +39,8 @@ json::object job_json(const TrackedJob& t, const Fleet& fleet) {
       o[kv.key()] = kv.value();
   if (s.last_success) o["last_success"] = json_time(s.last_success);
   if (s.last_progress) o["last_progress"] = json_time(s.last_progress);
+  if (s.throughput) o["throughput_tasks_per_hour"] = *s.throughput * 3600;
+  if (s.projected_completion) o["projected_completion"] = json_time(s.projected_completion);
   if (s.failing_since) o["failing_since"] = json_time(s.failing_since);
   o["consecutive_failures"] = s.consecutive_failures;
   if (s.last_error) o["last_error"] = error_to_json(*s.last_error);

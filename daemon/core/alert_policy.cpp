@@ -28,6 +28,8 @@ std::string_view to_string(AlertName n) {
       return "JobUnreachable";
     case AlertName::job_stalled:
       return "JobStalled";
+    case AlertName::job_eta_at_risk:
+      return "JobEtaAtRisk";
     case AlertName::api_auth_failed:
       return "ApiAuthFailed";
     case AlertName::api_throttled:
@@ -75,6 +77,7 @@ bool is_condition(AlertName n) {
     case AlertName::job_not_found:
     case AlertName::job_unreachable:
     case AlertName::job_stalled:
+    case AlertName::job_eta_at_risk:
     case AlertName::api_auth_failed:
     case AlertName::api_throttled:
       return true;
@@ -244,16 +247,64 @@ void add_error(Alert& a, const ApiError& e) {
 }  // namespace
 
 void AlertPolicy::fire(std::vector<Alert>& out, Alert a) {
-  auto [it, inserted] = firing_.try_emplace(CondKey{a.name, a.job}, Condition{a.ts});
-  if (inserted) out.push_back(std::move(a));
+  auto key = CondKey{a.name, a.job};
+  if (auto it = firing_.find(key); it != firing_.end()) {
+    it->second.resolving.reset();
+    return;
+  }
+  WallTime ts = a.ts;
+  out.push_back(a);
+  firing_.emplace(std::move(key), Condition{std::move(a), ts, std::nullopt});
 }
 
-void AlertPolicy::resolve(std::vector<Alert>& out, Alert a) {
-  auto it = firing_.find(CondKey{a.name, a.job});
-  if (it == firing_.end()) return;
-  a.facts.push_back({"firing_seconds", duration<double>(a.ts - it->second.since).count()});
+void AlertPolicy::keep_firing(AlertName alert, const std::optional<JobKey>& job) {
+  if (auto it = firing_.find(CondKey{alert, job}); it != firing_.end())
+    it->second.resolving.reset();
+}
+
+template <class It>
+void AlertPolicy::say_resolved(std::vector<Alert>& out, It it, Alert a, WallTime cleared) {
+  a.facts.push_back({"firing_seconds", duration<double>(cleared - it->second.fired.ts).count()});
   firing_.erase(it);
   out.push_back(std::move(a));
+}
+
+void AlertPolicy::resolve(std::vector<Alert>& out, Alert a, bool at_once) {
+  auto it = firing_.find(CondKey{a.name, a.job});
+  if (it == firing_.end()) return;
+  if (at_once || t_.resolve_hold <= Millis::zero()) {
+    WallTime cleared = a.ts;
+    return say_resolved(out, it, std::move(a), cleared);
+  }
+  if (!it->second.resolving) it->second.resolving = std::move(a);
+}
+
+std::vector<Alert> AlertPolicy::tick(WallTime now) {
+  std::vector<Alert> out;
+  for (auto it = firing_.begin(); it != firing_.end();) {
+    auto next = std::next(it);
+    Condition& c = it->second;
+    if (c.resolving) {
+      if (now - c.resolving->ts >= t_.resolve_hold) {
+        Alert a = std::move(*c.resolving);
+        a.facts.push_back({"cleared_at", rfc3339(a.ts)});
+        WallTime cleared = a.ts;
+        a.ts = now;
+        // firing_seconds runs to when the condition cleared, not to the end of the hold.
+        say_resolved(out, it, std::move(a), cleared);
+      }
+    } else if (t_.repeat_interval > Millis::zero() && now - c.said >= t_.repeat_interval) {
+      Alert a = c.fired;
+      a.ts = now;
+      a.summary += " Still firing, since " + rfc3339(c.fired.ts) + ".";
+      a.facts.push_back({"reminder", true});
+      a.facts.push_back({"firing_seconds", duration<double>(now - c.fired.ts).count()});
+      c.said = now;
+      out.push_back(std::move(a));
+    }
+    it = next;
+  }
+  return out;
 }
 
 bool AlertPolicy::is_firing(AlertName alert, std::optional<JobKey> job) const {
@@ -269,8 +320,10 @@ std::vector<AlertName> AlertPolicy::firing_for(const JobKey& job) const {
 
 std::vector<AlertPolicy::Firing> AlertPolicy::firing() const {
   std::vector<Firing> out;
+  out.reserve(firing_.size());
   for (const auto& [k, c] : firing_)
-    out.push_back({k.first, k.second, c.since});
+    out.push_back({k.first, k.second, c.fired.ts, c.said, c.fired.job_name, c.fired.summary,
+                   c.fired.facts, c.resolving});
   return out;
 }
 
@@ -279,7 +332,16 @@ void AlertPolicy::restore_firing(const std::vector<Firing>& f) {
   throttle_since_.reset();
   calm_since_.reset();
   for (const auto& x : f) {
-    firing_.try_emplace(CondKey{x.alert, x.job}, Condition{x.since});
+    Alert a;
+    a.name = x.alert;
+    a.state = AlertState::firing;
+    a.severity = severity_of(x.alert);
+    a.ts = x.since;
+    a.job = x.job;
+    a.job_name = x.job_name;
+    a.summary = x.summary;
+    a.facts = x.facts;
+    firing_.try_emplace(CondKey{x.alert, x.job}, Condition{std::move(a), x.said, x.resolving});
     // A restored ApiThrottled resolves after throttled_after at full speed, as a live one.
     if (x.alert == AlertName::api_throttled) throttle_since_ = x.since;
   }
@@ -365,7 +427,9 @@ std::vector<Alert> AlertPolicy::check_stall(const JobState& st, Millis stall_aft
   bool running = j.status == JobStatus::doing && !j.stopped.value_or(false);
   bool stalled = running && st.last_progress && now - *st.last_progress >= stall_after &&
                  stall_after > Millis::zero();
-  if (stalled && !is_firing(AlertName::job_stalled, st.key)) {
+  if (stalled && is_firing(AlertName::job_stalled, st.key)) {
+    keep_firing(AlertName::job_stalled, st.key);
+  } else if (stalled) {
     auto a = job_alert(st, AlertName::job_stalled, AlertState::firing, Severity::warning, now);
     a.summary = who(st) + " has made no progress for " +
                 format_duration(duration_cast<Millis>(now - *st.last_progress)) + " at " +
@@ -388,6 +452,69 @@ std::vector<Alert> AlertPolicy::check_stall(const JobState& st, Millis stall_aft
   return out;
 }
 
+std::vector<Alert> AlertPolicy::check_eta(const JobState& st, WallTime now) {
+  std::vector<Alert> out;
+  if (!st.last) return out;
+  const Job& j = *st.last;
+  bool stopped = j.stopped.value_or(false);
+  bool running = j.status == JobStatus::doing && !stopped;
+  bool firing = is_firing(AlertName::job_eta_at_risk, st.key);
+  auto resolved = [&](const std::string& why, const std::string& reason) {
+    auto a =
+        job_alert(st, AlertName::job_eta_at_risk, AlertState::resolved, Severity::warning, now);
+    a.summary = who(st) + " " + why + " at " + tasks_text(j.task_done, j.task_num) + " done.";
+    a.facts.push_back({"reason", reason});
+    if (j.eta_raw) a.facts.push_back({"eta", *j.eta_raw});
+    add_counts(a, j.task_done, j.task_num);
+    resolve(out, std::move(a));
+  };
+  if (!running || !j.eta) {
+    if (!firing) return out;
+    if (j.status == JobStatus::done)
+      resolved("finished", "finished");
+    else if (!j.eta)
+      resolved("no longer has an eta", "no_eta");
+    else if (stopped)
+      resolved("was stopped", "stopped");
+    else
+      resolved("is no longer running", "not_running");
+    return out;
+  }
+  if (!st.projected_completion) return out;  // nothing known: nothing changes
+  auto late = *st.projected_completion - *j.eta;
+  if (late > t_.eta_margin) {
+    if (firing) {
+      keep_firing(AlertName::job_eta_at_risk, st.key);
+      return out;
+    }
+    auto a = job_alert(st, AlertName::job_eta_at_risk, AlertState::firing, Severity::warning, now);
+    std::ostringstream os;
+    os << who(st) << " is projected to finish at " << rfc3339(*st.projected_completion) << ", "
+       << format_duration(duration_cast<Millis>(late)) << " after its eta "
+       << j.eta_raw.value_or("?") << " (" << rfc3339(*j.eta) << "), at "
+       << tasks_text(j.task_done, j.task_num) << " done";
+    if (st.throughput) {
+      char rate[32];
+      std::snprintf(rate, sizeof rate, "%.1f", *st.throughput * 3600);
+      os << " and " << rate << " tasks/h";
+    }
+    os << '.';
+    a.summary = os.str();
+    a.facts.push_back({"eta", j.eta_raw.value_or("")});
+    a.facts.push_back({"eta_at", rfc3339(*j.eta)});
+    a.facts.push_back({"projected_completion", rfc3339(*st.projected_completion)});
+    a.facts.push_back({"late_seconds", duration<double>(late).count()});
+    if (st.throughput) a.facts.push_back({"throughput_tasks_per_hour", *st.throughput * 3600});
+    a.facts.push_back({"eta_margin", format_duration(t_.eta_margin)});
+    add_counts(a, j.task_done, j.task_num);
+    fire(out, std::move(a));
+  } else if (firing) {
+    resolved("is projected to finish by its eta again (" + rfc3339(*st.projected_completion) + ")",
+             "recovered");
+  }
+  return out;
+}
+
 std::vector<Alert> AlertPolicy::on_failure(const JobState& st, const ApiError& e, WallTime now) {
   std::vector<Alert> out;
   if (e.reason == FailureReason::not_found) {
@@ -401,6 +528,8 @@ std::vector<Alert> AlertPolicy::on_failure(const JobState& st, const ApiError& e
   }
   // Credentials are an API-wide problem (ApiAuthFailed), not one of this job.
   if (e.reason == FailureReason::auth) return out;
+  // A failure while a JobUnreachable waits to resolve: the job is still flaky.
+  keep_firing(AlertName::job_unreachable, st.key);
   if (st.failing_since && now - *st.failing_since >= t_.unreachable_after) {
     auto a = job_alert(st, AlertName::job_unreachable, AlertState::firing, Severity::warning, now);
     a.summary = "Polls of " + who(st) + " have failed for " +
@@ -462,7 +591,7 @@ std::vector<Alert> AlertPolicy::on_pacing(Pacing pacing, const ApiError* cause, 
   if (now - *calm_since_ >= t_.throttled_after) {
     auto a = api_alert(AlertName::api_throttled, AlertState::resolved, Severity::warning, now);
     a.summary = "The MMS API no longer throttles mmsmon; polling is back to full speed.";
-    resolve(out, std::move(a));
+    resolve(out, std::move(a), true);  // its own calm period is the hold
     throttle_since_.reset();
     calm_since_.reset();
     throttle_cause_.reset();
@@ -476,7 +605,7 @@ std::vector<Alert> AlertPolicy::on_untracked(const JobState& st, WallTime now) {
     auto a = job_alert(st, name, AlertState::resolved, Severity::warning, now);
     a.summary = who(st) + " is no longer tracked.";
     a.facts.push_back({"reason", std::string("untracked")});
-    resolve(out, std::move(a));
+    resolve(out, std::move(a), true);
   }
   return out;
 }

@@ -26,6 +26,7 @@ enum class AlertName {
   job_not_found,
   job_unreachable,
   job_stalled,
+  job_eta_at_risk,
   api_auth_failed,
   api_throttled,
 };
@@ -49,6 +50,7 @@ Severity severity_of(AlertName n);
 struct Fact {
   std::string key;
   std::variant<std::string, std::int64_t, double, bool> value;
+  friend bool operator==(const Fact&, const Fact&) = default;
 };
 
 /// One alert line.
@@ -61,6 +63,7 @@ struct Alert {
   std::optional<std::string> job_name;
   std::string summary;  ///< one human sentence
   std::vector<Fact> facts;
+  friend bool operator==(const Alert&, const Alert&) = default;
 };
 std::ostream& operator<<(std::ostream& os, const Alert& a);
 
@@ -79,10 +82,16 @@ struct AlertThresholds {
   Millis throttled_after{60 * 1000};        ///< ApiThrottled after being slowed this long;
                                             ///< resolved after as long at full speed
   Millis stall_after{30 * 60 * 1000};       ///< JobStalled after no progress this long
+  Millis eta_margin{60 * 60 * 1000};        ///< JobEtaAtRisk when projected later than eta by more
+  Millis repeat_interval{0};  ///< a firing condition is said again this often (0: never)
+  Millis resolve_hold{0};     ///< a condition resolves after being clear this long (0: at once)
 };
 
 /// Turns job events and poll/API outcomes into alerts, and keeps the firing/resolved
-/// lifecycle of condition alerts: each firing alert is said once and resolved once. Pure.
+/// lifecycle of condition alerts: each firing alert is said once, reminded every
+/// `repeat_interval` (marked `reminder`), and resolved once, after it has been clear for
+/// `resolve_hold` (a condition back within the hold neither resolves nor fires again).
+/// Pure: time comes in as arguments.
 class AlertPolicy {
  public:
   explicit AlertPolicy(AlertThresholds t = {}) : t_(t) {}
@@ -105,9 +114,18 @@ class AlertPolicy {
   /// and `taskDone` has not risen for `stall_after`; resolves when it progresses again,
   /// is stopped or leaves DOING. Call it after on_snapshot.
   std::vector<Alert> check_stall(const JobState& st, Millis stall_after, WallTime now);
-  /// A job is no longer tracked: its firing alerts are resolved.
+  /// JobEtaAtRisk for a job just polled successfully: fires when it runs, has an `eta`, and
+  /// its projected completion is later than the eta by more than `eta_margin`; resolves when
+  /// the projection recovers, or the job finishes, stops or loses its eta. Without a
+  /// projection (too little observed, no progress) nothing changes. Call it after on_snapshot.
+  std::vector<Alert> check_eta(const JobState& st, WallTime now);
+  /// A job is no longer tracked: its firing alerts are resolved (at once, without hold).
   std::vector<Alert> on_untracked(const JobState& st, WallTime now);
+  /// The passing of time, about once a second: reminders that are due, resolutions whose
+  /// hold is over.
+  std::vector<Alert> tick(WallTime now);
 
+  /// Whether the condition is firing (a resolution held back counts as firing).
   bool is_firing(AlertName alert, std::optional<JobKey> job) const;
   /// The alerts firing for `job` (for /api/v1/jobs).
   std::vector<AlertName> firing_for(const JobKey& job) const;
@@ -117,6 +135,11 @@ class AlertPolicy {
     AlertName alert = AlertName::job_not_found;
     std::optional<JobKey> job;
     WallTime since;
+    WallTime said;  ///< when it was last said (fired or reminded)
+    std::optional<std::string> job_name = {};
+    std::string summary = {};             ///< the firing alert's, for reminders
+    std::vector<Fact> facts = {};         ///< the firing alert's, for reminders
+    std::optional<Alert> resolving = {};  ///< the resolution held back; its ts: when it cleared
     friend bool operator==(const Firing&, const Firing&) = default;
   };
   std::vector<Firing> firing() const;
@@ -126,10 +149,20 @@ class AlertPolicy {
  private:
   using CondKey = std::pair<AlertName, std::optional<JobKey>>;
   struct Condition {
-    WallTime since;
+    Alert fired;  ///< as said when it fired (ts: since)
+    WallTime said;
+    std::optional<Alert> resolving;
   };
+  /// Fires the condition of `a` (name, job) unless firing; a held resolution is dropped.
   void fire(std::vector<Alert>& out, Alert a);
-  void resolve(std::vector<Alert>& out, Alert a);
+  /// Resolves the condition of `a` if firing: now when `at_once` or without a hold, else
+  /// once it has stayed clear for resolve_hold.
+  void resolve(std::vector<Alert>& out, Alert a, bool at_once = false);
+  /// Drops a held resolution: the condition is back within the hold.
+  void keep_firing(AlertName alert, const std::optional<JobKey>& job);
+  /// Says the resolution `a` of the condition at `it` (which cleared at `cleared`).
+  template <class It>
+  void say_resolved(std::vector<Alert>& out, It it, Alert a, WallTime cleared);
 
   AlertThresholds t_;
   std::map<CondKey, Condition, std::less<>> firing_;

@@ -172,7 +172,8 @@ void decode_api(Decoder& d, const json::value& v, ApiConfig& api) {
   const std::string p = "api";
   const auto* o = d.object(v, p,
                            {"region", "endpoint", "timeout", "ca_file", "max_response_bytes",
-                            "time_zone", "max_connections", "allow_insecure_http"});
+                            "time_zone", "max_connections", "allow_insecure_http"},
+                           {"rate_limit"});
   if (!o) return;
   if (auto* x = o->if_contains("region")) {
     if (auto s = d.string(*x, "api.region")) {
@@ -287,7 +288,9 @@ void decode_credentials(Decoder& d, const json::value& v, CredentialsConfig& c) 
 }
 
 void decode_poll(Decoder& d, const json::value& v, PollConfig& poll) {
-  const auto* o = d.object(v, "poll", {"interval", "jitter", "max_in_flight"});
+  const auto* o =
+      d.object(v, "poll", {"interval", "jitter", "max_in_flight"},
+               {"pending_interval", "finished_interval", "finished_retention", "page_size"});
   if (!o) return;
   if (auto* y = o->if_contains("max_in_flight"))
     if (auto n = d.positive_int(*y, "poll.max_in_flight")) {
@@ -367,9 +370,10 @@ void decode_listen(Decoder& d, const json::value& v, std::string& listen) {
 }
 
 void decode_alerts(Decoder& d, const json::value& v, AlertsConfig& alerts) {
-  const auto* o = d.object(
-      v, "alerts", {"file", "format", "unreachable_after", "throttled_after", "stall_after"},
-      {"repeat_interval"});
+  const auto* o = d.object(v, "alerts",
+                           {"file", "format", "unreachable_after", "throttled_after", "stall_after",
+                            "repeat_interval", "resolve_hold", "eta_margin", "eta_window"},
+                           {"sinks"});
   if (!o) return;
   if (auto* y = o->if_contains("unreachable_after"))
     if (auto t = d.duration(*y, "alerts.unreachable_after", 0s, 30 * 24h))
@@ -378,6 +382,15 @@ void decode_alerts(Decoder& d, const json::value& v, AlertsConfig& alerts) {
     if (auto t = d.duration(*y, "alerts.stall_after", 0s, 30 * 24h)) alerts.stall_after = *t;
   if (auto* y = o->if_contains("throttled_after"))
     if (auto t = d.duration(*y, "alerts.throttled_after", 0s, 24h)) alerts.throttled_after = *t;
+  if (auto* y = o->if_contains("repeat_interval"))
+    if (auto t = d.duration(*y, "alerts.repeat_interval", 0s, 30 * 24h))
+      alerts.repeat_interval = *t;
+  if (auto* y = o->if_contains("eta_margin"))
+    if (auto t = d.duration(*y, "alerts.eta_margin", 0s, 365 * 24h)) alerts.eta_margin = *t;
+  if (auto* y = o->if_contains("eta_window"))
+    if (auto t = d.duration(*y, "alerts.eta_window", 12s, 7 * 24h)) alerts.eta_window = *t;
+  if (auto* y = o->if_contains("resolve_hold"))
+    if (auto t = d.duration(*y, "alerts.resolve_hold", 0s, 24h)) alerts.resolve_hold = *t;
   if (auto* y = o->if_contains("file"))
     if (auto s = d.string(*y, "alerts.file")) alerts.file = *s;
   if (auto* y = o->if_contains("format"))
@@ -506,7 +519,7 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
   const auto* o = d.object(parsed.value(), "",
                            {"api", "credentials", "poll", "jobs", "listen", "web", "alerts",
                             "log_level", "state_file", "state_save_interval"},
-                           {"discover"});
+                           {"discover", "discover_interval", "shard", "tasks"});
   if (o) {
     if (auto* x = o->if_contains("api"))
       decode_api(d, *x, cfg.api);

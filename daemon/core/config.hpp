@@ -84,6 +84,10 @@ struct AlertsConfig {
   Millis unreachable_after = 5min;  ///< JobUnreachable after polls fail this long
   Millis throttled_after = 1min;    ///< ApiThrottled after throttling this long
   Millis stall_after = 30min;       ///< JobStalled after no progress this long (0: never)
+  Millis eta_margin = 1h;           ///< JobEtaAtRisk when projected later than eta by more
+  Millis eta_window = 1h;           ///< throughput is the average over this much running time
+  Millis repeat_interval = 4h;      ///< reminders of firing alerts (0: never)
+  Millis resolve_hold = 2min;       ///< a condition resolves after being clear this long
 };
 
 /// The whole configuration, plain data with defaults (house style rule 5).

@@ -34,11 +34,17 @@ FleetChange Fleet::on_snapshot(const JobKey& key, Job snapshot, WallTime now) {
   FleetChange ch;
   auto* j = find(key);
   if (!j) return ch;
-  ch.events = observe_snapshot(j->state, std::move(snapshot), now);
-  ch.alerts = policy_.on_snapshot(j->state, ch.events, now);
+  JobState& st = j->state;
+  record_progress(st.progress, st.last ? &*st.last : nullptr, snapshot, now, tp_);
+  ch.events = observe_snapshot(st, std::move(snapshot), now);
+  st.throughput = estimate_throughput(st.progress, tp_);
+  st.projected_completion = project_completion(st.progress, st.last->task_num, st.throughput);
+  ch.alerts = policy_.on_snapshot(st, ch.events, now);
   auto stall =
-      policy_.check_stall(j->state, j->stall_after.value_or(policy_.thresholds().stall_after), now);
+      policy_.check_stall(st, j->stall_after.value_or(policy_.thresholds().stall_after), now);
   ch.alerts.insert(ch.alerts.end(), stall.begin(), stall.end());
+  auto eta = policy_.check_eta(st, now);
+  ch.alerts.insert(ch.alerts.end(), eta.begin(), eta.end());
   return ch;
 }
 

@@ -39,9 +39,11 @@ struct FleetState {
 /// its series, is gone. Pure: no clock reads, no I/O.
 class Fleet {
  public:
-  explicit Fleet(AlertThresholds t = {}) : policy_(t) {}
+  explicit Fleet(AlertThresholds t = {}, ThroughputOptions tp = {}) : policy_(t), tp_(tp) {}
   /// New alert thresholds (a reload); conditions already firing stay firing.
   void set_thresholds(AlertThresholds t) { policy_.set_thresholds(t); }
+  /// How throughput is estimated (a reload): from the next poll on.
+  void set_throughput_options(ThroughputOptions tp) { tp_ = tp; }
 
   /// Starts tracking `key`, polled every `interval`. A job already tracked keeps its state
   /// and takes the new interval. Returns whether the job is new.
@@ -60,6 +62,9 @@ class Fleet {
   std::vector<Alert> on_api_call(const ApiError* err, WallTime now);
   /// The pacing state (ApiThrottled); `cause` is the last throttling answer, if any.
   std::vector<Alert> on_pacing(Pacing pacing, const ApiError* cause, WallTime now);
+
+  /// The passing of time (about once a second): due reminders and held resolutions.
+  std::vector<Alert> tick(WallTime now) { return policy_.tick(now); }
 
   const TrackedJob* find(const JobKey& key) const;
   TrackedJob* find(const JobKey& key);
@@ -83,6 +88,7 @@ class Fleet {
 
  private:
   AlertPolicy policy_;
+  ThroughputOptions tp_;
   std::map<JobKey, TrackedJob> jobs_;
 };
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/api_error.hpp"
+#include "core/throughput.hpp"
 #include "core/types.hpp"
 
 namespace mmsmon {
@@ -46,6 +47,10 @@ struct JobState {
   std::uint64_t consecutive_failures = 0;
   /// Status transitions observed, by the status moved to (INIT, DOING, DONE, FAILED).
   std::array<std::uint64_t, 4> transitions{};
+  /// The current run's progress (see record_progress), and what it gives.
+  std::vector<ProgressSample> progress;
+  std::optional<double> throughput;              ///< tasks per second
+  std::optional<WallTime> projected_completion;  ///< at that rate
 };
 
 /// Folds a successful poll into `state` and returns what changed. The first snapshot

@@ -63,6 +63,42 @@ json::object encode_error(const ApiError& e) {
   return o;
 }
 
+json::object encode_facts(const std::vector<Fact>& facts) {
+  json::object o;
+  for (const auto& f : facts)
+    std::visit([&](const auto& v) { o[f.key] = v; }, f.value);
+  return o;
+}
+
+/// Facts back from encode_facts; values of other kinds are a problem.
+std::vector<Fact> decode_facts(const json::value& v, const std::string& path,
+                               std::optional<std::string>& error) {
+  std::vector<Fact> out;
+  const auto* o = v.if_object();
+  if (!o) {
+    if (!error) error = path + ": expected an object";
+    return out;
+  }
+  for (const auto& kv : *o) {
+    const auto& x = kv.value();
+    Fact f{std::string(kv.key()), false};
+    if (const auto* s = x.if_string())
+      f.value = std::string(*s);
+    else if (x.is_bool())
+      f.value = x.get_bool();
+    else if (x.is_int64())
+      f.value = x.get_int64();
+    else if (x.is_uint64() && x.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
+      f.value = static_cast<std::int64_t>(x.get_uint64());
+    else if (x.is_double())
+      f.value = x.get_double();
+    else if (!error)
+      error = path + "." + std::string(kv.key()) + ": expected a string, number or boolean";
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
 /// Reads typed fields of one object; the first problem is kept with its path.
 class Reader {
  public:
@@ -202,15 +238,30 @@ std::string encode_state(const FleetState& state, WallTime written) {
     put_time(o, "failing_since", s.failing_since);
     if (s.last) o["last"] = encode_job(*s.last);
     if (s.last_error) o["last_error"] = encode_error(*s.last_error);
+    if (!s.progress.empty()) {
+      json::array p;
+      for (const auto& x : s.progress)
+        p.push_back(json::array{ms(x.t), x.done});
+      o["progress"] = std::move(p);
+    }
     jobs.push_back(std::move(o));
   }
   json::array firing;
   for (const auto& f : state.firing) {
-    json::object o{{"alert", to_string(f.alert)}, {"since", ms(f.since)}};
+    json::object o{{"alert", to_string(f.alert)},
+                   {"since", ms(f.since)},
+                   {"said", ms(f.said)},
+                   {"summary", f.summary},
+                   {"facts", encode_facts(f.facts)}};
     if (f.job) {
       o["source_id"] = f.job->source.value;
       o["job_id"] = f.job->job.value;
     }
+    put(o, "job_name", f.job_name);
+    if (f.resolving)
+      o["resolving"] = json::object{{"cleared", ms(f.resolving->ts)},
+                                    {"summary", f.resolving->summary},
+                                    {"facts", encode_facts(f.resolving->facts)}};
     firing.push_back(std::move(o));
   }
   json::object root{{"format", "mmsmon-state"},
@@ -276,6 +327,22 @@ Result<DecodedState> decode_state(std::string_view text) {
     }
     if (const auto* last = j.find("last"))
       t.state.last = decode_job_snapshot(*last, j.path() + ".last", t.state.key, error);
+    if (const auto* pr = j.find("progress")) {
+      // [[ms, taskDone], ...], oldest first; at most a few (record_progress keeps 14).
+      const auto* arr = pr->if_array();
+      if (!arr || arr->size() > 64) j.fail("progress: expected at most 64 [time, done] pairs");
+      for (std::size_t k = 0; arr && k < arr->size() && !error; ++k) {
+        const auto* pair = (*arr)[k].if_array();
+        if (!pair || pair->size() != 2 || !(*pair)[0].is_int64() || !(*pair)[1].is_int64() ||
+            (*pair)[0].get_int64() < -kMaxMs || (*pair)[0].get_int64() > kMaxMs ||
+            (!t.state.progress.empty() &&
+             wall((*pair)[0].get_int64()) <= t.state.progress.back().t)) {
+          j.fail("progress: expected [time, done] pairs in time order");
+          break;
+        }
+        t.state.progress.push_back({wall((*pair)[0].get_int64()), (*pair)[1].get_int64()});
+      }
+    }
     if (const auto* le = j.find("last_error"))
       t.state.last_error = decode_error(*le, j.path() + ".last_error", error);
     if (error) return Failure{*error};
@@ -296,6 +363,28 @@ Result<DecodedState> decode_state(std::string_view text) {
     auto sid = f.opt<std::int64_t>("source_id");
     auto jid = f.opt<std::int64_t>("job_id");
     if (sid && jid) x.job = JobKey{SourceId{*sid}, JobId{*jid}};
+    // (said, summary, facts, resolving: absent from files of earlier builds.)
+    x.said = f.time("said").value_or(x.since);
+    x.job_name = f.opt<std::string>("job_name");
+    x.summary = f.opt<std::string>("summary").value_or("");
+    if (const auto* facts = f.find("facts"))
+      x.facts = decode_facts(*facts, f.path() + ".facts", error);
+    if (const auto* res = f.find("resolving")) {
+      Reader r2(*res, f.path() + ".resolving", error);
+      auto cleared = r2.time("cleared");
+      if (!cleared && !error) r2.fail("cleared: missing");
+      Alert a;
+      a.name = x.alert;
+      a.state = AlertState::resolved;
+      a.severity = severity_of(x.alert);
+      a.ts = cleared.value_or(WallTime{});
+      a.job = x.job;
+      a.job_name = x.job_name;
+      a.summary = r2.opt<std::string>("summary").value_or("");
+      if (const auto* rf = r2.find("facts"))
+        a.facts = decode_facts(*rf, r2.path() + ".facts", error);
+      x.resolving = std::move(a);
+    }
     if (error) return Failure{*error};
     out.state.firing.push_back(x);
   }

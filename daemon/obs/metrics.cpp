@@ -180,6 +180,16 @@ void render_job_metrics(std::string& out, const std::vector<const JobState*>& jo
            if (!s.last_progress) return std::nullopt;
            return seconds(*s.last_progress);
          });
+  family(out, jobs, "mms_job_throughput_tasks_per_second", "gauge",
+         "Tasks done per second, the average over the latest running time (alerts.eta_window).",
+         [](const JobState& s) { return s.throughput; });
+  family(out, jobs, "mms_job_projected_completion_timestamp_seconds", "gauge",
+         "When the job will have done all its tasks at its current throughput, in seconds since "
+         "the epoch.",
+         [](const JobState& s) -> std::optional<double> {
+           if (!s.projected_completion) return std::nullopt;
+           return seconds(*s.projected_completion);
+         });
   any = false;
   for (const JobState* s : jobs) {
     if (!s->last) continue;

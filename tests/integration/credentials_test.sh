@@ -38,7 +38,7 @@ config() {  # config NAME CREDENTIALS_JSON
   cat >"$work/$1.json" <<JSON
 {"api": {"endpoint": "$sim"}, "poll": {"interval": "1s", "jitter": 0}, "listen": "127.0.0.1:0",
  "credentials": $2,
- "jobs": [{"source_id": 7, "job_id": 1}], "alerts": {"file": "$work/$1-alerts.log"}}
+ "jobs": [{"source_id": 7, "job_id": 1}], "alerts": {"file": "$work/$1-alerts.log", "resolve_hold": "0s"}}
 JSON
 }
 config ecs '{"type": "ecs_ram_role"}'

@@ -146,13 +146,16 @@ struct World {
   explicit World(const WorldOptions& o) : sim(creds_scenario(o.sim_jobs)) {
     alerts_path = (dir.path / "alerts.log").string();
     tail = std::make_unique<AlertTail>(alerts_path);
-    json::object cfg{
-        {"api", {{"endpoint", sim.url()}, {"timeout", "2s"}}},
-        {"poll", {{"interval", "1s"}, {"jitter", 0}}},
-        {"jobs", json::parse(o.jobs)},
-        {"listen", "127.0.0.1:0"},
-        {"alerts", {{"file", alerts_path}, {"unreachable_after", "2s"}, {"throttled_after", "2s"}}},
-        {"log_level", "debug"}};
+    json::object cfg{{"api", {{"endpoint", sim.url()}, {"timeout", "2s"}}},
+                     {"poll", {{"interval", "1s"}, {"jitter", 0}}},
+                     {"jobs", json::parse(o.jobs)},
+                     {"listen", "127.0.0.1:0"},
+                     {"alerts",
+                      {{"file", alerts_path},
+                       {"unreachable_after", "2s"},
+                       {"throttled_after", "2s"},
+                       {"resolve_hold", "0s"}}},
+                     {"log_level", "debug"}};
     merge(cfg, o.config);
     for (const auto& f : o.sim_faults)
       sim.admin("POST", "/admin/faults", f);
@@ -1318,4 +1321,81 @@ TEST_CASE("JobStalled: a running job without progress fires, progress resolves i
   std::string text = file_text(w.alerts_path);
   CHECK(text.find("progresses again") != std::string::npos);
   CHECK(w.daemon->stop() == 0);
+}
+
+namespace {
+
+/// Seconds since the epoch of an alert line's RFC 3339 time (`2026-11-25T09:30:00.123Z`).
+double epoch_seconds(const json::value& v) {
+  std::string s(v.as_string());
+  std::tm tm{};
+  REQUIRE(strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) != nullptr);
+  return static_cast<double>(timegm(&tm)) + std::stod(s.substr(19, 4).replace(0, 1, "0."));
+}
+
+}  // namespace
+
+TEST_CASE("alerts: reminders of a firing alert, and a resolution held for resolve_hold") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "task_num": 10}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2}])",
+           .config = {{"alerts", {{"repeat_interval", "2s"}, {"resolve_hold", "3s"}}}}});
+  auto first = w.tail->wait_for("JobNotFound", "firing", 2);
+  CHECK_FALSE(first.contains("reminder"));
+  w.wait("a reminder", 10s, [&] {
+    for (const auto& l : w.tail->lines())
+      if (l.contains("reminder")) return true;
+    return false;
+  });
+  json::object reminder;
+  for (const auto& l : w.tail->lines())
+    if (l.contains("reminder")) reminder = l;
+  CHECK(reminder.at("state").as_string() == "firing");
+  CHECK(reminder.at("reminder").as_bool());
+  CHECK(reminder.at("code").as_string() == first.at("code").as_string());
+  CHECK(epoch_seconds(reminder.at("ts")) - epoch_seconds(first.at("ts")) >= 1.9);
+  // The job appears: the resolution waits until it has been found for 3 s.
+  w.sim.admin("POST", "/admin/jobs", R"({"source_id": 7, "job_id": 2, "task_num": 5})");
+  auto resolved = w.tail->wait_for("JobNotFound", "resolved", 2);
+  double cleared = epoch_seconds(resolved.at("cleared_at"));
+  CHECK(epoch_seconds(resolved.at("ts")) - cleared >= 2.9);
+  CHECK(resolved.at("firing_seconds").as_double() ==
+        doctest::Approx(cleared - epoch_seconds(first.at("ts"))).epsilon(0.01));
+  std::size_t firing_lines = 0, resolved_lines = 0;
+  for (const auto& l : w.tail->lines()) {
+    firing_lines += l.at("state").as_string() == "firing";
+    resolved_lines += l.at("state").as_string() == "resolved";
+  }
+  CHECK(resolved_lines == 1);
+  CHECK(firing_lines >= 2);  // the first line and at least one reminder
+  CHECK(metric(w.get("/metrics").body,
+               R"(mmsmon_alerts_firing{alert="JobNotFound",severity="warning"})") == 0);
+}
+
+TEST_CASE("throughput, projected completion, and JobEtaAtRisk for a job behind its eta") {
+  // 2 tasks a second, 100,000 tasks: ~14 h left; its eta day ended long ago.
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "late", "status": "DOING",
+                           "task_num": 100000, "task_done": 10, "rate": 2, "eta": "2026-01-05"},
+                          {"source_id": 7, "job_id": 2, "name": "on_time", "status": "DOING",
+                           "task_num": 100000, "task_done": 10, "rate": 2, "eta": "2099-01-05"}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2}])",
+           .config = {{"alerts", {{"eta_window", "12s"}}}}});
+  auto a = w.tail->wait_for("JobEtaAtRisk", "firing", 1);
+  CHECK(a.at("eta").as_string() == "2026-01-05");
+  CHECK(a.at("eta_at").as_string() == "2026-01-05T16:00:00.000Z");  // end of day at +08:00
+  CHECK(a.at("late_seconds").as_double() > 300 * 86400.0);
+  auto m = w.get("/metrics").body;
+  double rate = metric(m, R"(mms_job_throughput_tasks_per_second{source_id="7",job_id="1"})");
+  CHECK(rate == doctest::Approx(2).epsilon(0.35));
+  double done_at =
+      metric(m, R"(mms_job_projected_completion_timestamp_seconds{source_id="7",job_id="1"})");
+  double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  CHECK(done_at > now + 8 * 3600);  // ~14 h at 2/s
+  CHECK(done_at < now + 24 * 3600);
+  auto jobs = json::parse(w.get("/api/v1/jobs").body).as_array();
+  CHECK(jobs[0].at("throughput_tasks_per_hour").as_double() > 3000);
+  CHECK(jobs[0].at("projected_completion").is_string());
+  // The job whose eta is far ahead says nothing.
+  w.wait_requests(8);
+  CHECK(count_lines(file_text(w.alerts_path), "\"JobEtaAtRisk\"") == 1);
 }

@@ -27,7 +27,7 @@ start_with_port sim_port mms-sim "$work/sim.log" "$sim" --scenario "$work/scenar
   echo "{\"api\": {\"endpoint\": \"http://127.0.0.1:$sim_port\", \"timeout\": \"1s\", \"max_response_bytes\": 1048576},"
   echo " \"poll\": {\"interval\": \"5s\", \"jitter\": 0.1, \"max_in_flight\": 16},"
   echo " \"listen\": \"127.0.0.1:0\", \"log_level\": \"warn\","
-  echo " \"alerts\": {\"file\": \"$work/alerts.log\", \"unreachable_after\": \"3s\", \"throttled_after\": \"3s\"},"
+  echo " \"alerts\": {\"file\": \"$work/alerts.log\", \"unreachable_after\": \"3s\", \"throttled_after\": \"3s\", \"resolve_hold\": \"2s\"},"
   echo " \"jobs\": ["
   job_refs 7 "$jobs"
   echo "]}"

@@ -166,3 +166,73 @@ TEST_CASE("alert lines: JSON and logfmt carry the fixed fields") {
   CHECK(l.find("job_name=\"migrate \\\"sales\\\"\"") != std::string::npos);
   CHECK(l.find("summary=\"Job failed.\" from=DOING task_done=3") != std::string::npos);
 }
+
+TEST_CASE("reminders: a firing condition is said again every repeat_interval, marked") {
+  AlertPolicy p{AlertThresholds{.repeat_interval = 1h}};
+  auto e = api_error(FailureReason::auth, 400, "SignatureDoesNotMatch");
+  REQUIRE(p.on_api_call(&e, t0).size() == 1);
+  CHECK(p.tick(t0 + 59min).empty());
+  auto r = p.tick(t0 + 1h);
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].name == AlertName::api_auth_failed);
+  CHECK(r[0].state == AlertState::firing);
+  CHECK(r[0].ts == t0 + 1h);
+  CHECK(r[0].summary.find("Still firing, since") != std::string::npos);
+  CHECK(std::find(r[0].facts.begin(), r[0].facts.end(), Fact{"reminder", true}) !=
+        r[0].facts.end());
+  CHECK(std::find(r[0].facts.begin(), r[0].facts.end(), Fact{"code", "SignatureDoesNotMatch"}) !=
+        r[0].facts.end());
+  CHECK(p.tick(t0 + 1h + 1s).empty());  // once per interval
+  CHECK(p.tick(t0 + 2h).size() == 1);
+  AlertPolicy never{AlertThresholds{.repeat_interval = 0s}};
+  never.on_api_call(&e, t0);
+  CHECK(never.tick(t0 + 100h).empty());
+}
+
+TEST_CASE("resolve_hold: a condition resolves after being clear for the hold, once") {
+  Fixture f;
+  f.policy.set_thresholds(AlertThresholds{.resolve_hold = 2min});
+  auto e = api_error(FailureReason::not_found, 404, "MmsJobNotFound");
+  REQUIRE(f.fail(e, t0).size() == 1);
+  CHECK(f.ok(snap(JobStatus::doing, 1, 10), t0 + 10s).empty());  // held
+  CHECK(f.policy.is_firing(AlertName::job_not_found, kKey));
+  CHECK(f.policy.tick(t0 + 2min + 9s).empty());
+  auto r = f.policy.tick(t0 + 2min + 10s);
+  REQUIRE(alert_names(r) == std::vector<std::string>{"JobNotFound:resolved"});
+  CHECK(r[0].ts == t0 + 2min + 10s);
+  CHECK(std::find(r[0].facts.begin(), r[0].facts.end(), Fact{"firing_seconds", 10.0}) !=
+        r[0].facts.end());  // until it cleared, not until the hold ended
+  CHECK_FALSE(f.policy.is_firing(AlertName::job_not_found, kKey));
+  CHECK(f.policy.tick(t0 + 1h).empty());
+}
+
+TEST_CASE("resolve_hold: a condition back within the hold neither resolves nor fires again") {
+  Fixture f;
+  f.policy.set_thresholds(AlertThresholds{.unreachable_after = 60s, .resolve_hold = 2min});
+  auto e = api_error(FailureReason::timeout);
+  f.fail(e, t0);
+  REQUIRE(alert_names(f.fail(e, t0 + 60s)) == std::vector<std::string>{"JobUnreachable:firing"});
+  std::vector<Alert> said;
+  auto t = t0 + 60s;
+  for (int i = 0; i < 10; ++i) {  // flapping: ok, fail, ok, fail, ... every 30 s
+    t += 30s;
+    auto a = i % 2 ? f.fail(e, t) : f.ok(snap(JobStatus::doing, 1, 10), t);
+    said.insert(said.end(), a.begin(), a.end());
+    auto b = f.policy.tick(t);
+    said.insert(said.end(), b.begin(), b.end());
+  }
+  CHECK(said.empty());
+  CHECK(f.policy.is_firing(AlertName::job_unreachable, kKey));
+  f.ok(snap(JobStatus::doing, 1, 10), t + 30s);  // steady from here
+  CHECK(f.policy.tick(t + 2min).empty());
+  CHECK(alert_names(f.policy.tick(t + 30s + 2min)) ==
+        std::vector<std::string>{"JobUnreachable:resolved"});
+}
+
+TEST_CASE("resolve_hold: untracking resolves at once") {
+  Fixture f;
+  f.policy.set_thresholds(AlertThresholds{.resolve_hold = 2min});
+  f.fail(api_error(FailureReason::not_found, 404, "MmsJobNotFound"), t0);
+  CHECK(alert_names(f.policy.on_untracked(f.st, t0 + 1s)) ==
+        std::vector<std::string>{"JobNotFound:resolved"});
+}

@@ -73,6 +73,10 @@ TEST_CASE("every default README states is the default of the code") {
       {"alerts.unreachable_after", [&] { return format_duration(c.alerts.unreachable_after); }},
       {"alerts.throttled_after", [&] { return format_duration(c.alerts.throttled_after); }},
       {"alerts.stall_after", [&] { return format_duration(c.alerts.stall_after); }},
+      {"alerts.eta_margin", [&] { return format_duration(c.alerts.eta_margin); }},
+      {"alerts.eta_window", [&] { return format_duration(c.alerts.eta_window); }},
+      {"alerts.repeat_interval", [&] { return format_duration(c.alerts.repeat_interval); }},
+      {"alerts.resolve_hold", [&] { return format_duration(c.alerts.resolve_hold); }},
       {"log_level", [&] { return c.log_level; }},
       {"state_save_interval", [&] { return format_duration(c.state_save_interval); }},
       {"api.allow_insecure_http", [] { return std::string("false"); }},  // test_config.cpp

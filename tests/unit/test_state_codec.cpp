@@ -103,3 +103,36 @@ TEST_CASE("state: times and spans out of range are refused, not overflowed (foun
   huge.replace(huge.find("\"interval_ms\":30000"), 19, "\"interval_ms\":9000000000000000");
   CHECK(decode_state(huge).error() == "jobs[0]: interval_ms: out of range");
 }
+
+TEST_CASE("state: reminders and held resolutions survive a restart") {
+  Fleet f(AlertThresholds{.repeat_interval = 1h, .resolve_hold = 2min});
+  f.add(kKey, 30s);
+  f.on_snapshot(kKey, snap(JobStatus::doing, 1, 10), t0);
+  auto e = api_error(FailureReason::not_found, 404, "MmsJobNotFound");
+  f.on_failure(kKey, e, t0 + 1s);
+  CHECK(f.tick(t0 + 1h + 1s).size() == 1);  // a reminder, said at t0+1h+1s
+  f.on_snapshot(kKey, snap(JobStatus::doing, 1, 10), t0 + 1h + 10s);  // clear: held
+  auto d = decode_state(encode_state(f.save(), t0 + 1h + 11s));
+  REQUIRE_MESSAGE(d.ok(), (d.ok() ? "" : d.error()));
+  CHECK(d->state.firing == f.save().firing);
+  Fleet g(AlertThresholds{.repeat_interval = 1h, .resolve_hold = 2min});
+  g.restore(d->state);
+  CHECK(g.tick(t0 + 1h + 2min).empty());  // neither reminded again nor resolved early
+  auto r = g.tick(t0 + 1h + 2min + 10s);
+  REQUIRE(alert_names(r) == std::vector<std::string>{"JobNotFound:resolved"});
+  CHECK(r[0].job_name == "migrate_sales");
+  CHECK(r[0].summary == f.save().firing[0].resolving->summary);
+}
+
+TEST_CASE("state: a file without reminder fields (an earlier build) still loads") {
+  std::string text = encode_state(sample(), t0 + 5s);
+  for (const char* k : {"said", "summary", "facts"}) {
+    auto at = text.find(std::string("\"") + k + "\":");
+    REQUIRE(at != std::string::npos);
+    auto end = text.find_first_of(",}", text.find(k == std::string("facts") ? '}' : ':', at) + 1);
+    text.erase(at, end - at + (text[end] == ',' ? 1 : 0));
+  }
+  auto d = decode_state(text);
+  REQUIRE_MESSAGE(d.ok(), (d.ok() ? "" : d.error()));
+  CHECK(d->state.firing[0].said == d->state.firing[0].since);
+}
