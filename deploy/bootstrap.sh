@@ -11,10 +11,11 @@ build_pkgs=(g++ cmake ninja-build pkg-config libboost1.81-dev libboost-json1.81-
 # clang-format (format check), curl (demo), iproute2 (private network namespace for the
 # Prometheus test), systemd (systemd-analyze for the unit file), logrotate (the rotation
 # test), dpkg-dev and lintian (the Debian package test), clang-14 with libFuzzer (the fuzz
-# targets), chromium (the status page in a real browser), Node.js and npm (official-SDK
-# cross-check, puppeteer-core for the browser).
+# targets), chromium (the status page in a real browser), prometheus-alertmanager (the alert
+# sink test, amtool), Node.js and npm (official-SDK cross-check, puppeteer-core for the
+# browser, the test webhook receiver).
 test_pkgs=(openssl prometheus wrk clang-format curl ca-certificates iproute2 systemd logrotate
-           dpkg-dev lintian clang-14 libclang-rt-14-dev chromium)
+           dpkg-dev lintian clang-14 libclang-rt-14-dev chromium prometheus-alertmanager)
 
 want=("${build_pkgs[@]}")
 case "${1:-}" in

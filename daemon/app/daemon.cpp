@@ -22,11 +22,13 @@
 #include "core/fleet.hpp"
 #include "core/pacing.hpp"
 #include "core/schedule.hpp"
+#include "io/alert_sinks.hpp"
 #include "io/credential_provider.hpp"
 #include "io/http_server.hpp"
 #include "io/poller.hpp"
 #include "io/service_notifier.hpp"
 #include "io/state_store.hpp"
+#include "io/task_checker.hpp"
 #include "obs/alert_log.hpp"
 #include "obs/logging.hpp"
 #include "obs/metrics.hpp"
@@ -85,8 +87,11 @@ struct Daemon::Impl {
   ThrottleGovernor governor;
   ApiStack api;
   std::unique_ptr<AlertLog> alert_log;
+  std::unique_ptr<AlertSinks> sinks;
   std::unique_ptr<HttpServer> server;
   std::unique_ptr<Poller> poller;
+  std::unique_ptr<TaskChecker> task_checker;
+  bool task_checks_failing = false;
   std::unique_ptr<CredentialProvider> cred_provider;
   bool cred_failing = false;
   asio::signal_set signals;
@@ -115,6 +120,7 @@ struct Daemon::Impl {
   void write_alerts(const std::vector<Alert>& alerts) {
     for (const auto& a : alerts) {
       alert_log->write(a);
+      if (sinks) sinks->submit(a);
       metrics.on_alert(a);
       recent.add(a);
       // An untracked job's last lines (its alerts resolved as `untracked`) stay in the
@@ -171,6 +177,44 @@ struct Daemon::Impl {
       else if (dirty && now - last_save >= cfg.state_save_interval)
         save_state();
     }
+  }
+
+  /// Where users reach mmsmon's job list (Alertmanager's generatorURL).
+  std::string generator_url(const Config& c) const {
+    if (c.alerts.external_url) return *c.alerts.external_url + "/api/v1/jobs";
+    std::string host = c.listen.substr(0, c.listen.rfind(':'));
+    std::string port = c.listen.substr(c.listen.rfind(':') + 1);
+    if (host.empty() || host == "0.0.0.0" || host == "[::]") {
+      char name[256] = {};
+      host = gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "localhost";
+    }
+    if (port == "0" && server) port = std::to_string(server->port());
+    return std::string(c.web.tls ? "https://" : "http://") + host + ":" + port + "/api/v1/jobs";
+  }
+
+  /// The alert sinks of `c`, seeded with what fires now; none when it has no sinks.
+  Result<std::unique_ptr<AlertSinks>> make_sinks(const Config& c) {
+    if (c.alerts.sinks.empty()) return std::unique_ptr<AlertSinks>{};
+    AlertSinks::Observer obs;
+    obs.on_event = [this](const std::string& sink, AlertSinks::EventKind k, std::size_t n,
+                          std::size_t queued) {
+      metrics.on_sink(sink, static_cast<int>(k), n, queued);
+    };
+    obs.log = [this](bool error, const std::string& m) {
+      if (error)
+        log->warn("{}", m);
+      else
+        log->info("{}", m);
+    };
+    auto made = AlertSinks::create(io.get_executor(), c.alerts.sinks, generator_url(c), obs);
+    if (!made) return Failure{made.error()};
+    for (const auto& name : (*made)->names())
+      metrics.add_sink(name);
+    std::vector<Alert> firing;
+    for (const auto& f : fleet.firing())
+      firing.push_back(f.as_alert());
+    (*made)->seed(firing);
+    return made;
   }
 
   /// The state file: `state_file`, else `$STATE_DIRECTORY/state.json` under systemd.
@@ -244,6 +288,40 @@ struct Daemon::Impl {
     TrackedJob* j = fleet.find(key);
     if (!j) return Millis{0};
     return next_poll_delay(*j, outcome, ScheduleOptions{.jitter = cfg.poll.jitter}, random01());
+  }
+
+  /// Running jobs whose failed tasks are due for a check (at most 100 a round), each marked
+  /// as attempted.
+  std::vector<TaskChecker::DueJob> tasks_due() {
+    std::vector<TaskChecker::DueJob> out;
+    if (cfg.tasks.interval <= Millis::zero() || stopping) return out;
+    auto now = system_clock::now();
+    for (const auto& [key, job] : fleet.jobs()) {
+      const JobState& st = job.state;
+      if (!st.up || !st.last || st.last->status != JobStatus::doing) continue;
+      if (job.tasks_attempted && now - *job.tasks_attempted < cfg.tasks.interval) continue;
+      out.push_back({key, st.tasks});
+      fleet.find(key)->tasks_attempted = now;
+      if (out.size() == 100) break;
+    }
+    return out;
+  }
+
+  void on_tasks(const JobKey& key, Result<TaskFailures, ApiError> r) {
+    if (!r) {
+      if (!task_checks_failing)
+        log->warn(
+            "job {}/{}: checking its failed tasks failed: {} (retried every {}; the "
+            "RAM policy needs odps:ListMmsTasks and odps:ListMmsTaskLogs)",
+            key.source.value, key.job.value, r.error().describe(),
+            format_duration(cfg.tasks.interval));
+      task_checks_failing = true;
+      return;
+    }
+    if (task_checks_failing) log->info("checks of failed tasks succeed again");
+    task_checks_failing = false;
+    emit(fleet.on_tasks(key, std::move(r).value()));
+    dirty = true;
   }
 
   void on_poller_crash(const JobKey& key, const std::string& what, Millis restart_in) {
@@ -335,7 +413,22 @@ struct Daemon::Impl {
       // The last fallible step: certificate and key are reread on every reload.
       if (auto r = server->set_web(next.web); !r) return {r.error()};
     }
+    std::unique_ptr<AlertSinks> new_sinks;
+    bool sinks_changed = next.alerts.sinks != cfg.alerts.sinks ||
+                         next.alerts.external_url != cfg.alerts.external_url;
+    if (sinks_changed) {
+      auto made = make_sinks(next);
+      if (!made) return {made.error()};
+      new_sinks = std::move(made).value();
+    }
     // Swap.
+    if (sinks_changed) {
+      if (sinks)
+        if (auto lost = sinks->stop())
+          log->warn("alert sinks replaced by the reload: {} alerts not yet delivered are dropped",
+                    lost);
+      sinks = std::move(new_sinks);
+    }
     (*al)->take_queue_from(*alert_log);
     alert_log = std::move(al).value();
     watch_alert_log();
@@ -506,6 +599,8 @@ struct Daemon::Impl {
     notifier.stopping();
     notifier.stop_watchdog();
     if (server) server->stop();
+    if (task_checker) task_checker->stop();
+    if (sinks) sinks->stop();
     auto grace =
         std::make_shared<asio::steady_timer>(io, std::min<Millis>(cfg.api.timeout, kStopGrace));
     grace->async_wait([this, grace](const boost::system::error_code& ec) {
@@ -566,6 +661,13 @@ struct Daemon::Impl {
         [this](const JobKey& k, const std::string& what, Millis restart_in) {
           on_poller_crash(k, what, restart_in);
         });
+    task_checker = std::make_unique<TaskChecker>(
+        io.get_executor(), *api.client, governor, *poller, [this] { return tasks_due(); },
+        [this](const JobKey& k, Result<TaskFailures, ApiError> r) { on_tasks(k, std::move(r)); });
+    task_checker->set_crash_observer([this](const std::string& what) {
+      metrics.on_poller_restart();
+      log->critical("internal error in the checks of failed tasks: {}; restarting them", what);
+    });
     load_state();
     std::set<JobKey> configured;
     for (const auto& j : cfg.jobs) {
@@ -575,6 +677,12 @@ struct Daemon::Impl {
     emit(fleet.retain(configured, system_clock::now()));  // jobs dropped from the config
     metrics.set_tracked_jobs(fleet.size());
     metrics.set_firing(fleet.firing());  // restored from the state file, or none
+    auto made = make_sinks(cfg);
+    if (!made) {
+      log->critical("{}", made.error());
+      return 1;
+    }
+    sinks = std::move(made).value();
     metrics.config_loaded(system_clock::now());
 
     log->info(
@@ -592,6 +700,7 @@ struct Daemon::Impl {
       poller->add(key, first_poll_offset(i++, fleet.size(), poll_interval(job)));
     auto crash = [this](const std::string& m) { log->critical("{}", m); };
     asio::co_spawn(io, ticker(), report_crash("the pacing ticker", crash));
+    task_checker->start();
     asio::co_spawn(io, housekeeping(), report_crash("the housekeeping loop", crash));
     // The config is loaded, the listener bound, the pollers started: tell systemd.
     notifier.ready(status_line());

@@ -30,6 +30,8 @@ std::string_view to_string(AlertName n) {
       return "JobStalled";
     case AlertName::job_eta_at_risk:
       return "JobEtaAtRisk";
+    case AlertName::job_tasks_failed:
+      return "JobTasksFailed";
     case AlertName::api_auth_failed:
       return "ApiAuthFailed";
     case AlertName::api_throttled:
@@ -78,6 +80,7 @@ bool is_condition(AlertName n) {
     case AlertName::job_unreachable:
     case AlertName::job_stalled:
     case AlertName::job_eta_at_risk:
+    case AlertName::job_tasks_failed:
     case AlertName::api_auth_failed:
     case AlertName::api_throttled:
       return true;
@@ -257,6 +260,20 @@ void AlertPolicy::fire(std::vector<Alert>& out, Alert a) {
   firing_.emplace(std::move(key), Condition{std::move(a), ts, std::nullopt});
 }
 
+void AlertPolicy::update(std::vector<Alert>& out, Alert a) {
+  auto it = firing_.find(CondKey{a.name, a.job});
+  if (it == firing_.end()) return;
+  Condition& c = it->second;
+  c.resolving.reset();
+  c.said = a.ts;
+  a.facts.push_back({"update", true});
+  a.facts.push_back({"firing_seconds", duration<double>(a.ts - c.fired.ts).count()});
+  out.push_back(a);
+  a.facts.resize(a.facts.size() - 2);
+  a.ts = c.fired.ts;  // it still fires since then
+  c.fired = std::move(a);
+}
+
 void AlertPolicy::keep_firing(AlertName alert, const std::optional<JobKey>& job) {
   if (auto it = firing_.find(CondKey{alert, job}); it != firing_.end())
     it->second.resolving.reset();
@@ -327,21 +344,25 @@ std::vector<AlertPolicy::Firing> AlertPolicy::firing() const {
   return out;
 }
 
+Alert AlertPolicy::Firing::as_alert() const {
+  Alert a;
+  a.name = alert;
+  a.state = AlertState::firing;
+  a.severity = severity_of(alert);
+  a.ts = since;
+  a.job = job;
+  a.job_name = job_name;
+  a.summary = summary;
+  a.facts = facts;
+  return a;
+}
+
 void AlertPolicy::restore_firing(const std::vector<Firing>& f) {
   firing_.clear();
   throttle_since_.reset();
   calm_since_.reset();
   for (const auto& x : f) {
-    Alert a;
-    a.name = x.alert;
-    a.state = AlertState::firing;
-    a.severity = severity_of(x.alert);
-    a.ts = x.since;
-    a.job = x.job;
-    a.job_name = x.job_name;
-    a.summary = x.summary;
-    a.facts = x.facts;
-    firing_.try_emplace(CondKey{x.alert, x.job}, Condition{std::move(a), x.said, x.resolving});
+    firing_.try_emplace(CondKey{x.alert, x.job}, Condition{x.as_alert(), x.said, x.resolving});
     // A restored ApiThrottled resolves after throttled_after at full speed, as a live one.
     if (x.alert == AlertName::api_throttled) throttle_since_ = x.since;
   }
@@ -511,6 +532,98 @@ std::vector<Alert> AlertPolicy::check_eta(const JobState& st, WallTime now) {
   } else if (firing) {
     resolved("is projected to finish by its eta again (" + rfc3339(*st.projected_completion) + ")",
              "recovered");
+  }
+  return out;
+}
+
+namespace {
+
+std::int64_t fact_int(const Alert& a, std::string_view key) {
+  for (const auto& f : a.facts)
+    if (f.key == key)
+      if (const auto* v = std::get_if<std::int64_t>(&f.value)) return *v;
+  return 0;
+}
+
+}  // namespace
+
+std::vector<Alert> AlertPolicy::check_tasks(const JobState& st, WallTime now) {
+  std::vector<Alert> out;
+  bool firing = is_firing(AlertName::job_tasks_failed, st.key);
+  const Job* j = st.last ? &*st.last : nullptr;
+  if (!st.tasks) {
+    if (!firing || !j) return out;
+    auto a =
+        job_alert(st, AlertName::job_tasks_failed, AlertState::resolved, Severity::warning, now);
+    bool done = j->status == JobStatus::done;
+    a.summary = who(st) + (done ? " finished" : " is no longer running") + " (" +
+                status_text(j->status, j) + ", " + tasks_text(j->task_done, j->task_num) +
+                " done).";
+    a.facts.push_back({"reason", std::string(done ? "finished" : "not_running")});
+    add_counts(a, j->task_done, j->task_num);
+    resolve(out, std::move(a));
+    return out;
+  }
+  const TaskFailures& t = *st.tasks;
+  std::int64_t total = t.total();
+  if (total == 0) {
+    if (!firing) return out;
+    auto a =
+        job_alert(st, AlertName::job_tasks_failed, AlertState::resolved, Severity::warning, now);
+    a.summary = who(st) + " has no failed task any more.";
+    a.facts.push_back({"reason", std::string("no_failed_tasks")});
+    if (j) add_counts(a, j->task_done, j->task_num);
+    resolve(out, std::move(a));
+    return out;
+  }
+  if (firing) {
+    keep_firing(AlertName::job_tasks_failed, st.key);
+    auto said = firing_.find(CondKey{AlertName::job_tasks_failed, st.key});
+    if (total <= fact_int(said->second.fired, "failed_tasks")) return out;
+  }
+  auto a = job_alert(st, AlertName::job_tasks_failed, AlertState::firing, Severity::warning, now);
+  std::ostringstream os;
+  os << who(st) << " is still running with " << total << " failed task" << (total == 1 ? "" : "s")
+     << " (";
+  bool first = true;
+  for (auto p : kTaskPhases)
+    if (auto n = t.failed[static_cast<std::size_t>(p)]) {
+      os << (first ? "" : ", ") << to_string(p) << ' ' << n;
+      first = false;
+    }
+  os << ')';
+  for (std::size_t i = 0; i < t.first.size(); ++i) {
+    const auto& f = t.first[i];
+    os << (i == 0 ? ": " : "; ")
+       << (f.source_table.empty() ? "task " + std::to_string(f.id) : f.source_table);
+    if (!f.error.empty()) os << " - " << f.error;
+  }
+  if (auto named = static_cast<std::int64_t>(t.first.size()); named > 0 && named < total)
+    os << "; and " << total - named << " more";
+  os << '.';
+  a.summary = os.str();
+  a.facts.push_back({"failed_tasks", total});
+  for (auto p : kTaskPhases)
+    a.facts.push_back(
+        {"failed_" + std::string(to_string(p)), t.failed[static_cast<std::size_t>(p)]});
+  for (std::size_t i = 0; i < t.first.size(); ++i) {
+    const auto& f = t.first[i];
+    std::string k = "task" + std::to_string(i + 1) + "_";
+    a.facts.push_back({k + "id", f.id});
+    a.facts.push_back({k + "phase", std::string(to_string(f.phase))});
+    if (!f.source_table.empty()) a.facts.push_back({k + "source", f.source_table});
+    if (!f.destination_table.empty()) a.facts.push_back({k + "destination", f.destination_table});
+    if (f.retries) a.facts.push_back({k + "retries", *f.retries});
+    if (!f.error.empty()) a.facts.push_back({k + "error", f.error});
+  }
+  if (j) add_counts(a, j->task_done, j->task_num);
+  if (firing) {
+    a.facts.push_back(
+        {"previously_failed",
+         fact_int(firing_.find(CondKey{a.name, a.job})->second.fired, "failed_tasks")});
+    update(out, std::move(a));
+  } else {
+    fire(out, std::move(a));
   }
   return out;
 }

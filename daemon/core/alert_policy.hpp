@@ -27,6 +27,7 @@ enum class AlertName {
   job_unreachable,
   job_stalled,
   job_eta_at_risk,
+  job_tasks_failed,
   api_auth_failed,
   api_throttled,
 };
@@ -119,6 +120,12 @@ class AlertPolicy {
   /// the projection recovers, or the job finishes, stops or loses its eta. Without a
   /// projection (too little observed, no progress) nothing changes. Call it after on_snapshot.
   std::vector<Alert> check_eta(const JobState& st, WallTime now);
+  /// JobTasksFailed after a check of a running job's tasks (`st.tasks`): fires when tasks
+  /// have failed, naming the first few and their latest error; said again once (an update,
+  /// `"update": true`) when a later check finds more failed than it last said; resolves
+  /// when none remains. Also called after every snapshot: a job that no longer runs
+  /// (`st.tasks` empty) resolves it.
+  std::vector<Alert> check_tasks(const JobState& st, WallTime now);
   /// A job is no longer tracked: its firing alerts are resolved (at once, without hold).
   std::vector<Alert> on_untracked(const JobState& st, WallTime now);
   /// The passing of time, about once a second: reminders that are due, resolutions whose
@@ -140,6 +147,8 @@ class AlertPolicy {
     std::string summary = {};             ///< the firing alert's, for reminders
     std::vector<Fact> facts = {};         ///< the firing alert's, for reminders
     std::optional<Alert> resolving = {};  ///< the resolution held back; its ts: when it cleared
+    /// The firing alert as it was said (ts: since).
+    Alert as_alert() const;
     friend bool operator==(const Firing&, const Firing&) = default;
   };
   std::vector<Firing> firing() const;
@@ -158,6 +167,8 @@ class AlertPolicy {
   /// Resolves the condition of `a` if firing: now when `at_once` or without a hold, else
   /// once it has stayed clear for resolve_hold.
   void resolve(std::vector<Alert>& out, Alert a, bool at_once = false);
+  /// Says `a` again as the condition's new content (`"update": true`), if it fires.
+  void update(std::vector<Alert>& out, Alert a);
   /// Drops a held resolution: the condition is back within the hold.
   void keep_firing(AlertName alert, const std::optional<JobKey>& job);
   /// Says the resolution `a` of the condition at `it` (which cleared at `cleared`).

@@ -369,11 +369,107 @@ void decode_listen(Decoder& d, const json::value& v, std::string& listen) {
     d.add("listen", "expected \"host:port\", e.g. \"127.0.0.1:9854\", got \"" + *s + "\"");
 }
 
+/// `{"name": "value", ...}` of strings.
+std::vector<std::pair<std::string, std::string>> string_map(Decoder& d, const json::value& v,
+                                                            const std::string& path) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const auto* o = v.if_object();
+  if (!o) {
+    d.add(path, "expected an object of name: value, got " + json_kind_name(v));
+    return out;
+  }
+  for (const auto& kv : *o) {
+    std::string p = path + "." + std::string(kv.key());
+    if (kv.key().empty()) d.add(path, "a name must not be empty");
+    if (const auto* s = kv.value().if_string())
+      out.emplace_back(std::string(kv.key()), std::string(*s));
+    else
+      d.add(p, "expected a string, got " + json_kind_name(kv.value()));
+  }
+  return out;
+}
+
+void decode_sink(Decoder& d, const json::value& v, const std::string& p, std::size_t index,
+                 std::vector<SinkConfig>& out) {
+  const auto* o = d.object(v, p,
+                           {"type", "name", "url", "headers", "basic_auth", "ca_file", "timeout",
+                            "resend_interval", "min_severity", "labels", "queue_size"});
+  if (!o) return;
+  SinkConfig s;
+  if (auto* x = o->if_contains("type")) {
+    if (auto t = d.string(*x, p + ".type")) {
+      if (*t == "alertmanager")
+        s.type = SinkConfig::Type::alertmanager;
+      else if (*t == "webhook")
+        s.type = SinkConfig::Type::webhook;
+      else
+        d.add(p + ".type", "expected \"alertmanager\" or \"webhook\", got \"" + *t + "\"");
+    }
+  } else {
+    d.add(p, "missing \"type\" (\"alertmanager\" or \"webhook\")");
+  }
+  if (auto* x = o->if_contains("url")) {
+    if (auto u = d.string(*x, p + ".url")) {
+      auto ep = parse_endpoint(u->substr(0, u->find('/', u->find("://") + 3)));
+      if (!ep || u->find('?') != std::string::npos || u->find('#') != std::string::npos)
+        d.add(p + ".url", "expected http[s]://host[:port][/path], got \"" + *u + "\"");
+      else
+        s.url = *u;
+    }
+  } else {
+    d.add(p, "missing \"url\"");
+  }
+  s.name = std::string(s.type == SinkConfig::Type::alertmanager ? "alertmanager-" : "webhook-") +
+           std::to_string(index);
+  if (auto* x = o->if_contains("name"))
+    if (auto n = d.string(*x, p + ".name")) s.name = *n;
+  if (auto* x = o->if_contains("headers")) s.headers = string_map(d, *x, p + ".headers");
+  if (auto* x = o->if_contains("labels")) s.labels = string_map(d, *x, p + ".labels");
+  if (auto* x = o->if_contains("basic_auth")) {
+    if (const auto* b =
+            d.object(*x, p + ".basic_auth", {"username", "password", "password_file"})) {
+      if (auto* y = b->if_contains("username"))
+        s.username = d.string(*y, p + ".basic_auth.username");
+      if (auto* y = b->if_contains("password"))
+        s.password = d.string(*y, p + ".basic_auth.password");
+      if (auto* y = b->if_contains("password_file"))
+        s.password_file = d.string(*y, p + ".basic_auth.password_file");
+      if (!s.username) d.add(p + ".basic_auth", "missing \"username\"");
+      if (s.password.has_value() == s.password_file.has_value())
+        d.add(p + ".basic_auth", "set one of \"password\" and \"password_file\"");
+    }
+  }
+  if (auto* x = o->if_contains("ca_file"))
+    if (auto f = d.string(*x, p + ".ca_file")) s.ca_file = *f;
+  if (auto* x = o->if_contains("timeout"))
+    if (auto t = d.duration(*x, p + ".timeout", 100ms, 5min)) s.timeout = *t;
+  if (auto* x = o->if_contains("resend_interval"))
+    if (auto t = d.duration(*x, p + ".resend_interval", 1s, 1h)) s.resend_interval = *t;
+  if (auto* x = o->if_contains("min_severity"))
+    if (auto m = d.string(*x, p + ".min_severity")) {
+      if (*m == "info" || *m == "warning" || *m == "critical")
+        s.min_severity = *m;
+      else
+        d.add(p + ".min_severity",
+              "expected \"info\", \"warning\" or \"critical\", got \"" + *m + "\"");
+    }
+  if (auto* x = o->if_contains("queue_size"))
+    if (auto n = d.positive_int(*x, p + ".queue_size")) {
+      if (*n > 100000)
+        d.add(p + ".queue_size", "must be at most 100000");
+      else
+        s.queue_size = static_cast<std::size_t>(*n);
+    }
+  for (const auto& other : out)
+    if (other.name == s.name) d.add(p + ".name", "\"" + s.name + "\" is the name of another sink");
+  out.push_back(std::move(s));
+}
+
 void decode_alerts(Decoder& d, const json::value& v, AlertsConfig& alerts) {
-  const auto* o = d.object(v, "alerts",
-                           {"file", "format", "unreachable_after", "throttled_after", "stall_after",
-                            "repeat_interval", "resolve_hold", "eta_margin", "eta_window"},
-                           {"sinks"});
+  const auto* o = d.object(
+      v, "alerts",
+      {"file", "format", "unreachable_after", "throttled_after", "stall_after", "repeat_interval",
+       "resolve_hold", "eta_margin", "eta_window", "sinks", "external_url"});
   if (!o) return;
   if (auto* y = o->if_contains("unreachable_after"))
     if (auto t = d.duration(*y, "alerts.unreachable_after", 0s, 30 * 24h))
@@ -393,6 +489,21 @@ void decode_alerts(Decoder& d, const json::value& v, AlertsConfig& alerts) {
     if (auto t = d.duration(*y, "alerts.resolve_hold", 0s, 24h)) alerts.resolve_hold = *t;
   if (auto* y = o->if_contains("file"))
     if (auto s = d.string(*y, "alerts.file")) alerts.file = *s;
+  if (auto* y = o->if_contains("external_url"))
+    if (auto s = d.string(*y, "alerts.external_url")) {
+      if (s->starts_with("http://") || s->starts_with("https://"))
+        alerts.external_url = s->back() == '/' ? s->substr(0, s->size() - 1) : *s;
+      else
+        d.add("alerts.external_url", "expected an http:// or https:// URL, got \"" + *s + "\"");
+    }
+  if (auto* y = o->if_contains("sinks")) {
+    if (const auto* arr = y->if_array()) {
+      for (std::size_t i = 0; i < arr->size(); ++i)
+        decode_sink(d, (*arr)[i], "alerts.sinks[" + std::to_string(i) + "]", i, alerts.sinks);
+    } else {
+      d.add("alerts.sinks", "expected an array, got " + json_kind_name(*y));
+    }
+  }
   if (auto* y = o->if_contains("format"))
     if (auto s = d.string(*y, "alerts.format")) {
       if (*s == "json")
@@ -518,8 +629,8 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
   // One decoder per top-level key; keys of later releases are refused, never ignored.
   const auto* o = d.object(parsed.value(), "",
                            {"api", "credentials", "poll", "jobs", "listen", "web", "alerts",
-                            "log_level", "state_file", "state_save_interval"},
-                           {"discover", "discover_interval", "shard", "tasks"});
+                            "tasks", "log_level", "state_file", "state_save_interval"},
+                           {"discover", "discover_interval", "shard"});
   if (o) {
     if (auto* x = o->if_contains("api"))
       decode_api(d, *x, cfg.api);
@@ -531,6 +642,10 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
     if (auto* x = o->if_contains("listen")) decode_listen(d, *x, cfg.listen);
     if (auto* x = o->if_contains("web")) decode_web(d, *x, cfg.web);
     if (auto* x = o->if_contains("alerts")) decode_alerts(d, *x, cfg.alerts);
+    if (auto* x = o->if_contains("tasks"))
+      if (const auto* t = d.object(*x, "tasks", {"interval"}))
+        if (auto* y = t->if_contains("interval"))
+          if (auto v = d.duration(*y, "tasks.interval", 0s, 24h)) cfg.tasks.interval = *v;
     if (auto* x = o->if_contains("log_level")) decode_log_level(d, *x, cfg.log_level);
     if (auto* x = o->if_contains("state_file"))
       if (auto f = d.string(*x, "state_file")) cfg.state_file = *f;

@@ -77,6 +77,25 @@ struct WebConfig {
   friend bool operator==(const WebConfig&, const WebConfig&) = default;
 };
 
+/// Where alerts are pushed besides the alert log (`alerts.sinks`).
+struct SinkConfig {
+  enum class Type { alertmanager, webhook };
+  Type type = Type::webhook;
+  std::string name;  ///< the `sink` label of its metrics; default `<type>-<index>`
+  std::string url;   ///< Alertmanager: its base URL (`/api/v2/alerts` is added); webhook: as is
+  std::vector<std::pair<std::string, std::string>> headers;  ///< sent with every request
+  std::optional<std::string> username;                       ///< basic auth
+  std::optional<std::string> password;                       ///< basic auth (or password_file)
+  std::optional<std::string> password_file;                  ///< read at start and reload
+  std::optional<std::string> ca_file;                        ///< extra CA bundle for https
+  Millis timeout = 10s;                                      ///< of one request
+  Millis resend_interval = 1min;         ///< Alertmanager: firing alerts are sent again this often
+  std::string min_severity = "warning";  ///< `info`, `warning` or `critical`
+  std::vector<std::pair<std::string, std::string>> labels;  ///< Alertmanager: extra labels
+  std::size_t queue_size = 1000;  ///< alerts waiting; beyond, the oldest are dropped (counted)
+  friend bool operator==(const SinkConfig&, const SinkConfig&) = default;
+};
+
 struct AlertsConfig {
   enum class Format { json, logfmt };
   std::string file = "/var/log/mmsmon/alerts.log";
@@ -88,6 +107,14 @@ struct AlertsConfig {
   Millis eta_window = 1h;           ///< throughput is the average over this much running time
   Millis repeat_interval = 4h;      ///< reminders of firing alerts (0: never)
   Millis resolve_hold = 2min;       ///< a condition resolves after being clear this long
+  std::vector<SinkConfig> sinks;
+  /// How users reach mmsmon (Alertmanager's generatorURL); default from `listen`.
+  std::optional<std::string> external_url;
+};
+
+/// Checks of running jobs' failed tasks (JobTasksFailed).
+struct TasksConfig {
+  Millis interval = 2min;  ///< how often each running job's failed tasks are checked (0: never)
 };
 
 /// The whole configuration, plain data with defaults (house style rule 5).
@@ -99,6 +126,7 @@ struct Config {
   std::string listen = "127.0.0.1:9854";
   WebConfig web;
   AlertsConfig alerts;
+  TasksConfig tasks;
   std::string log_level = "info";  ///< trace, debug, info, warn, error
   /// Where the fleet's state survives restarts; unset: `$STATE_DIRECTORY/state.json` under
   /// systemd (StateDirectory=), else no state file.

@@ -45,7 +45,22 @@ FleetChange Fleet::on_snapshot(const JobKey& key, Job snapshot, WallTime now) {
   ch.alerts.insert(ch.alerts.end(), stall.begin(), stall.end());
   auto eta = policy_.check_eta(st, now);
   ch.alerts.insert(ch.alerts.end(), eta.begin(), eta.end());
+  if (st.last->status != JobStatus::doing) {
+    st.tasks.reset();  // failed tasks are those of a running job
+    if (policy_.is_firing(AlertName::job_tasks_failed, key)) {
+      auto t = policy_.check_tasks(st, now);
+      ch.alerts.insert(ch.alerts.end(), t.begin(), t.end());
+    }
+  }
   return ch;
+}
+
+std::vector<Alert> Fleet::on_tasks(const JobKey& key, TaskFailures tasks) {
+  auto* j = find(key);
+  if (!j || !j->state.last || j->state.last->status != JobStatus::doing) return {};
+  WallTime now = tasks.checked;
+  j->state.tasks = std::move(tasks);
+  return policy_.check_tasks(j->state, now);
 }
 
 FleetChange Fleet::on_failure(const JobKey& key, const ApiError& error, WallTime now) {

@@ -17,6 +17,7 @@ struct TrackedJob {
   Millis interval{60'000};            ///< the job's regular poll interval
   unsigned attempt = 0;               ///< consecutive retryable failures, for the backoff
   std::optional<Millis> stall_after;  ///< this job's JobStalled threshold, if its own
+  std::optional<WallTime> tasks_attempted = {};  ///< the last check of its tasks began (this run)
 };
 
 /// What folding one result into the fleet changed.
@@ -56,6 +57,9 @@ class Fleet {
   /// Folds a successful poll of job `key`. Unknown keys (a job removed while its poll was
   /// under way) change nothing.
   FleetChange on_snapshot(const JobKey& key, Job snapshot, WallTime now);
+  /// Folds a check of job `key`'s failed tasks (JobTasksFailed). Ignored for unknown keys
+  /// and for a job no longer running (its snapshot since said so).
+  std::vector<Alert> on_tasks(const JobKey& key, TaskFailures tasks);
   /// Folds a failed poll of job `key`.
   FleetChange on_failure(const JobKey& key, const ApiError& error, WallTime now);
   /// Any API call's outcome, `err` when it failed (ApiAuthFailed).

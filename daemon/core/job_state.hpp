@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/api_error.hpp"
+#include "core/task_failures.hpp"
 #include "core/throughput.hpp"
 #include "core/types.hpp"
 
@@ -51,6 +52,8 @@ struct JobState {
   std::vector<ProgressSample> progress;
   std::optional<double> throughput;              ///< tasks per second
   std::optional<WallTime> projected_completion;  ///< at that rate
+  /// The last check of its tasks while it ran (DOING); none once it no longer runs.
+  std::optional<TaskFailures> tasks;
 };
 
 /// Folds a successful poll into `state` and returns what changed. The first snapshot

@@ -69,7 +69,13 @@ struct Poller::Impl {
   OnResult on_result;
   OnCrash on_crash;
   std::map<JobKey, EntryPtr> entries;
-  std::deque<Entry*> waiters;  ///< due for a poll, waiting for a slot
+  /// Waiting for a slot: a job due for a poll, or another user of the slots (task checks);
+  /// each waits on its own timer and is told by its flag that it was handed a slot.
+  struct Waiter {
+    asio::steady_timer* timer;
+    bool* handed;
+  };
+  std::deque<Waiter> waiters;
   std::size_t in_flight = 0, running = 0, down = 0;
   std::uint64_t restarts = 0;
   bool stopping = false;
@@ -79,12 +85,39 @@ struct Poller::Impl {
   void release_slot() {
     if (waiters.empty() || stopping) {
       --in_flight;
+      maybe_idle();
       return;
     }
-    Entry* next = waiters.front();  // in_flight stays the same
+    Waiter next = waiters.front();  // in_flight stays the same
     waiters.pop_front();
-    next->handed_slot = true;
-    next->timer.cancel();
+    *next.handed = true;
+    next.timer->cancel();
+  }
+
+  /// Stopping, and nothing runs or holds a slot any more: tells on_idle.
+  void maybe_idle() {
+    if (stopping && running == 0 && in_flight == 0 && on_idle) std::exchange(on_idle, nullptr)();
+  }
+
+  awaitable<bool> acquire(asio::steady_timer& timer) {
+    if (stopping) co_return false;
+    if (in_flight < opt.max_in_flight) {
+      ++in_flight;
+      co_return true;
+    }
+    bool handed = false;
+    waiters.push_back({&timer, &handed});
+    timer.expires_at(steady_clock::time_point::max());
+    co_await timer.async_wait(use_tuple);
+    if (!handed) {
+      std::erase_if(waiters, [&](const Waiter& w) { return w.handed == &handed; });
+      co_return false;
+    }
+    if (stopping) {
+      release_slot();
+      co_return false;
+    }
+    co_return true;
   }
 
   static void spawn(const std::shared_ptr<Impl>& self, const EntryPtr& e,
@@ -109,7 +142,7 @@ struct Poller::Impl {
       } else if (in_flight < opt.max_in_flight) {
         ++in_flight;
       } else {
-        waiters.push_back(&e);
+        waiters.push_back({&e.timer, &e.handed_slot});
         e.timer.expires_at(steady_clock::time_point::max());
         continue;
       }
@@ -163,7 +196,7 @@ struct Poller::Impl {
       e->timer.expires_after(wait);
       e->timer.async_wait([self, e](const boost::system::error_code&) { self->restart(self, e); });
     }
-    if (stopping && running == 0 && on_idle) std::exchange(on_idle, nullptr)();
+    maybe_idle();
   }
 
   void restart(const std::shared_ptr<Impl>& self, const EntryPtr& e) {
@@ -200,7 +233,7 @@ void Poller::remove(const JobKey& key) {
   if (it == impl_->entries.end()) return;
   Impl::Entry* e = it->second.get();
   e->removed = true;
-  std::erase(impl_->waiters, e);
+  std::erase_if(impl_->waiters, [e](const Impl::Waiter& w) { return w.timer == &e->timer; });
   e->timer.cancel();
   impl_->entries.erase(it);
 }
@@ -217,14 +250,23 @@ void Poller::set_max_in_flight(std::size_t n) {
 void Poller::stop(std::function<void()> on_idle) {
   auto& i = *impl_;
   i.stopping = true;
-  i.waiters.clear();
+  for (auto& w : std::exchange(i.waiters, {}))
+    w.timer->cancel();
   for (auto& [k, e] : i.entries)
     e->timer.cancel();
-  if (i.running == 0) {
+  if (i.running == 0 && i.in_flight == 0) {
     if (on_idle) on_idle();
     return;
   }
   i.on_idle = std::move(on_idle);
+}
+
+awaitable<bool> Poller::acquire_slot(asio::steady_timer& timer) {
+  co_return co_await impl_->acquire(timer);
+}
+
+void Poller::release_slot() {
+  impl_->release_slot();
 }
 
 std::size_t Poller::running() const {

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -51,8 +53,13 @@ class Poller {
   void remove(const JobKey& key);
   /// A new cap on polls under way (a reload); a higher one lets waiting jobs go at once.
   void set_max_in_flight(std::size_t n);
-  /// Stops every job's poller; `on_idle` runs once the last one has ended (at once if none
-  /// is running).
+  /// Waits, on the caller's own `timer`, for one of the `max_in_flight` slots, for requests
+  /// other than polls (task checks) that share the cap; false when stopping (no slot held).
+  /// A slot acquired must be given back with release_slot().
+  boost::asio::awaitable<bool> acquire_slot(boost::asio::steady_timer& timer);
+  void release_slot();
+  /// Stops every job's poller; `on_idle` runs once the last one has ended and no slot is
+  /// held any more (at once if none is running).
   void stop(std::function<void()> on_idle);
 
   std::size_t running() const;     ///< job pollers alive (sleeping, queued or polling)

@@ -206,6 +206,22 @@ void render_job_metrics(std::string& out, const std::vector<const JobState*>& jo
       out += '\n';
     }
   }
+  any = false;
+  for (const JobState* s : jobs) {
+    if (!s->tasks) continue;
+    if (!any)
+      header(out, "mms_job_tasks_failed", "gauge",
+             "Failed tasks of a running job, by phase (schema, data, verification).");
+    any = true;
+    for (auto p : kTaskPhases) {
+      series_start(out, "mms_job_tasks_failed", s->key);
+      out += ",phase=\"";
+      out += to_string(p);
+      out += "\"} ";
+      append_int(out, s->tasks->failed[static_cast<std::size_t>(p)]);
+      out += '\n';
+    }
+  }
   family(out, jobs, "mms_job_up", "gauge", "1 when the last poll of the job succeeded.",
          [](const JobState& s) -> std::optional<double> {
            if (!s.polled) return std::nullopt;
@@ -348,6 +364,24 @@ struct Metrics::Impl {
           .Name("mmsmon_credentials_info")
           .Help("Where the credentials come from (source_type), always 1.")
           .Register(*registry);
+  pm::Family<pm::Counter>& sink_sent = pm::BuildCounter()
+                                           .Name("mmsmon_alert_sink_sent_total")
+                                           .Help("Alerts an alert sink delivered (accepted by it).")
+                                           .Register(*registry);
+  pm::Family<pm::Counter>& sink_failures =
+      pm::BuildCounter()
+          .Name("mmsmon_alert_sink_failures_total")
+          .Help("Requests to an alert sink that failed (no answer, or not 2xx).")
+          .Register(*registry);
+  pm::Family<pm::Counter>& sink_dropped =
+      pm::BuildCounter()
+          .Name("mmsmon_alert_sink_dropped_total")
+          .Help("Alerts an alert sink gave up on (queue full, refused, too many attempts).")
+          .Register(*registry);
+  pm::Family<pm::Gauge>& sink_queue = pm::BuildGauge()
+                                          .Name("mmsmon_alert_sink_queue_length")
+                                          .Help("Alerts waiting to be delivered to an alert sink.")
+                                          .Register(*registry);
   pm::Gauge& alert_log_queue = pm::BuildGauge()
                                    .Name("mmsmon_alert_log_queue_length")
                                    .Help("Alert lines waiting for the alert file to take them.")
@@ -481,6 +515,25 @@ void Metrics::on_alert_log_write_failure() {
 void Metrics::set_alert_log_queue(std::size_t queued, std::uint64_t dropped) {
   impl_->alert_log_queue.Set(static_cast<double>(queued));
   impl_->alert_log_dropped.Set(static_cast<double>(dropped));
+}
+
+void Metrics::add_sink(const std::string& sink) {
+  pm::Labels l{{"sink", sink}};
+  impl_->sink_sent.Add(l);
+  impl_->sink_failures.Add(l);
+  impl_->sink_dropped.Add(l);
+  impl_->sink_queue.Add(l);
+}
+
+void Metrics::on_sink(const std::string& sink, int kind, std::size_t n, std::size_t queued) {
+  pm::Labels l{{"sink", sink}};
+  if (kind == 0 && n)
+    impl_->sink_sent.Add(l).Increment(static_cast<double>(n));
+  else if (kind == 1)
+    impl_->sink_failures.Add(l).Increment();
+  else if (kind == 2)
+    impl_->sink_dropped.Add(l).Increment(static_cast<double>(n));
+  impl_->sink_queue.Add(l).Set(static_cast<double>(queued));
 }
 
 void Metrics::on_http_auth_failure() {

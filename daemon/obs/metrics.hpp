@@ -31,6 +31,10 @@ class Metrics {
   /// An alert line could not be written when it was due; the lines waiting, and dropped.
   void on_alert_log_write_failure();
   void set_alert_log_queue(std::size_t queued, std::uint64_t dropped);
+  /// An alert sink's series exist from its start (0 until something happens).
+  void add_sink(const std::string& sink);
+  /// An alert sink: `kind` 0 sent `n`, 1 a failed request, 2 dropped `n`; `queued` waiting.
+  void on_sink(const std::string& sink, int kind, std::size_t n, std::size_t queued);
   /// A request to the HTTP server was refused for a missing or wrong user or password.
   void on_http_auth_failure();
   /// A message to systemd ($NOTIFY_SOCKET) could not be delivered.

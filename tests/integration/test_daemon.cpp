@@ -1399,3 +1399,64 @@ TEST_CASE("throughput, projected completion, and JobEtaAtRisk for a job behind i
   w.wait_requests(8);
   CHECK(count_lines(file_text(w.alerts_path), "\"JobEtaAtRisk\"") == 1);
 }
+
+TEST_CASE(
+    "JobTasksFailed: failed tasks of a running job, named with their error, updated once, resolved "
+    "after a retry") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "orders", "status": "DOING",
+                           "task_num": 100, "task_done": 50, "failed_tasks": [
+                             {"at": 10, "table": "orders", "status": "DATA_FAILED",
+                              "msg": "ODPS-0130071: quota\n\texhausted \u001b[0m", "retries": 2},
+                             {"at": 12, "table": "items", "status": "SCHEMA_FAILED",
+                              "msg": "column type mismatch"}]},
+                          {"source_id": 7, "job_id": 2, "name": "clean", "status": "DOING",
+                           "task_num": 100, "task_done": 50}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2}])",
+           .config = {{"tasks", {{"interval", "1s"}}}}});
+  auto a = w.tail->wait_for("JobTasksFailed", "firing", 1);
+  CHECK(a.at("failed_tasks").as_int64() == 2);
+  CHECK(a.at("failed_schema").as_int64() == 1);
+  CHECK(a.at("failed_data").as_int64() == 1);
+  CHECK(a.at("task1_phase").as_string() == "schema");
+  CHECK(a.at("task1_source").as_string() == "default.items");
+  CHECK(a.at("task1_error").as_string() == "column type mismatch");
+  CHECK(a.at("task2_error").as_string() == "ODPS-0130071: quota exhausted [0m");
+  CHECK(a.at("task2_retries").as_int64() == 2);
+  CHECK(a.at("summary").as_string().find("is still running with 2 failed tasks") !=
+        std::string::npos);
+  auto m = w.get("/metrics").body;
+  CHECK(metric(m, R"(mms_job_tasks_failed{source_id="7",job_id="1",phase="schema"})") == 1);
+  CHECK(metric(m, R"(mms_job_tasks_failed{source_id="7",job_id="1",phase="data"})") == 1);
+  CHECK(metric(m, R"(mms_job_tasks_failed{source_id="7",job_id="2",phase="data"})") == 0);
+  // Logs are read once per failed task, not at every check.
+  w.wait_requests(12);
+  auto stats = w.sim.admin("GET", "/admin/stats");
+  CHECK(stats.at("by_action").at("ListMmsTaskLogs").as_int64() == 2);
+  CHECK(stats.at("by_action").at("ListMmsTasks").as_int64() >= 9);
+  // One more fails: one update.
+  w.sim.admin("POST", "/admin/jobs", R"({"source_id": 7, "job_id": 1, "failed_tasks": [
+      {"at": 10, "table": "orders", "status": "DATA_FAILED", "msg": "quota", "retries": 2},
+      {"at": 12, "table": "items", "status": "SCHEMA_FAILED", "msg": "column type mismatch"},
+      {"at": 20, "table": "users", "status": "VERIFICATION_FAILED", "msg": "row count differs"}]})");
+  w.wait("the update", 20s, [&] {
+    for (const auto& l : w.tail->lines())
+      if (l.contains("update")) return true;
+    return false;
+  });
+  // A retry that succeeds: nothing failed any more.
+  w.sim.admin("POST", "/admin/jobs", R"({"source_id": 7, "job_id": 1, "failed_tasks": []})");
+  auto r = w.tail->wait_for("JobTasksFailed", "resolved", 1);
+  CHECK(r.at("reason").as_string() == "no_failed_tasks");
+  std::size_t firing = 0;
+  json::object update;
+  for (const auto& l : w.tail->lines())
+    if (l.at("alert").as_string() == "JobTasksFailed" && l.at("state").as_string() == "firing") {
+      ++firing;
+      if (l.contains("update")) update = l;
+    }
+  CHECK(firing == 2);
+  CHECK(update.at("failed_tasks").as_int64() == 3);
+  CHECK(update.at("failed_verification").as_int64() == 1);
+  CHECK(update.at("previously_failed").as_int64() == 2);
+  CHECK(count_lines(file_text(w.alerts_path), "\"job_id\":2") == 0);
+}

@@ -133,6 +133,7 @@ Result<bool> apply_job_fields(SimJob& j, const json::object& o) {
       f.table = as_str(fo.if_contains("table")).value_or("table_" + std::to_string(f.at));
       f.status = as_str(fo.if_contains("status")).value_or("DATA_FAILED");
       f.msg = as_str(fo.if_contains("msg")).value_or("task failed");
+      f.retries = as_int(fo.if_contains("retries")).value_or(0);
       j.failed_tasks.push_back(std::move(f));
     }
   }
@@ -636,7 +637,7 @@ json::object Model::task_json(const SimTask& t) {
                       {"status", t.status},
                       {"stopped", j.stopped},
                       {"running", t.status.ends_with("_DOING")},
-                      {"retriedTimes", 0},
+                      {"retriedTimes", t.failed ? t.failed->retries : 0},
                       {"createTime", j.create_time}};
 }
 

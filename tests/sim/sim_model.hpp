@@ -55,6 +55,7 @@ struct FailedTask {
   std::string table;
   std::string status = "DATA_FAILED";
   std::string msg = "task failed";
+  std::int64_t retries = 0;
 };
 
 struct SimJob {

@@ -77,6 +77,13 @@ TEST_CASE("every default README states is the default of the code") {
       {"alerts.eta_window", [&] { return format_duration(c.alerts.eta_window); }},
       {"alerts.repeat_interval", [&] { return format_duration(c.alerts.repeat_interval); }},
       {"alerts.resolve_hold", [&] { return format_duration(c.alerts.resolve_hold); }},
+      {"alerts.sinks[].name", [] { return std::string("<type>-<index>"); }},  // test_alert_sinks
+      {"alerts.sinks[].timeout", [] { return format_duration(SinkConfig{}.timeout); }},
+      {"alerts.sinks[].resend_interval",
+       [] { return format_duration(SinkConfig{}.resend_interval); }},
+      {"alerts.sinks[].min_severity", [] { return SinkConfig{}.min_severity; }},
+      {"alerts.sinks[].queue_size", [] { return std::to_string(SinkConfig{}.queue_size); }},
+      {"tasks.interval", [&] { return format_duration(c.tasks.interval); }},
       {"log_level", [&] { return c.log_level; }},
       {"state_save_interval", [&] { return format_duration(c.state_save_interval); }},
       {"api.allow_insecure_http", [] { return std::string("false"); }},  // test_config.cpp

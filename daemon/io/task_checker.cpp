@@ -1,0 +1,145 @@
+#include "io/task_checker.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "io/mms_client.hpp"
+#include "io/poller.hpp"
+
+namespace mmsmon {
+namespace asio = boost::asio;
+using asio::awaitable;
+using std::chrono::steady_clock;
+using std::chrono::system_clock;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+struct TaskChecker::Impl {
+  Impl(asio::any_io_executor e, MmsClient& c, ThrottleGovernor& g, Poller& p, Due d, OnResult r)
+      : timer(e), client(c), governor(g), poller(p), due(std::move(d)), on_result(std::move(r)) {}
+
+  asio::steady_timer timer;
+  MmsClient& client;
+  ThrottleGovernor& governor;
+  Poller& poller;
+  Due due;
+  OnResult on_result;
+  std::function<void(const std::string&)> on_crash;
+  bool stopping = false;
+
+  /// One of the poller's in-flight slots, given back on every path.
+  struct Slot {
+    Poller* poller = nullptr;
+    ~Slot() {
+      if (poller) poller->release_slot();
+    }
+  };
+
+  /// Waits for a slot and the governor's go; false when stopping.
+  awaitable<bool> paced(Slot& slot) {
+    if (!co_await poller.acquire_slot(timer)) co_return false;
+    slot.poller = &poller;
+    if (stopping) co_return false;
+    auto at = governor.reserve(steady_clock::now());
+    if (at > steady_clock::now()) {
+      timer.expires_at(at);
+      co_await timer.async_wait(use_tuple);
+    }
+    co_return !stopping;
+  }
+
+  awaitable<std::optional<Result<TaskFailures, ApiError>>> check(const DueJob& job) {
+    TaskFailures out;
+    std::vector<Task> named;
+    for (auto phase : kTaskPhases) {
+      Slot slot;
+      if (!co_await paced(slot)) co_return std::nullopt;
+      ListTasksQuery q;
+      q.job_id = job.key.job.value;
+      q.status = std::string(failed_status_of(phase));
+      q.page_num = 1;
+      q.page_size = 10;
+      auto page = co_await client.list_tasks(job.key.source, q);
+      if (!page) co_return Result<TaskFailures, ApiError>(Failure{page.error()});
+      // `total` counts them; a page that holds more than it says is believed instead.
+      std::int64_t n = std::max<std::int64_t>(page->total, 0);
+      std::int64_t listed = 0;
+      for (const auto& t : page->items) {
+        if (t.job_id && *t.job_id != job.key.job.value) continue;  // not ours: ignored
+        ++listed;
+        if (named.size() < kTasksNamed) {
+          named.push_back(t);
+          out.first.push_back(failed_task_info(t, phase));
+        }
+      }
+      out.failed[static_cast<std::size_t>(phase)] = std::max(n, listed);
+    }
+    for (std::size_t i = 0; i < out.first.size(); ++i) {
+      auto& f = out.first[i];
+      if (job.previous)
+        for (const auto& p : job.previous->first)
+          if (p.id == f.id && p.phase == f.phase && p.retries == f.retries) f.error = p.error;
+      if (!f.error.empty()) continue;
+      Slot slot;
+      if (!co_await paced(slot)) co_return std::nullopt;
+      auto log = co_await client.list_task_logs(job.key.source, f.id);
+      if (log) f.error = latest_error(*log);
+    }
+    out.checked = system_clock::now();
+    co_return Result<TaskFailures, ApiError>(std::move(out));
+  }
+
+  /// Runs the loop; one that throws is reported and started again (after its 1 s wait).
+  static void spawn(const std::shared_ptr<Impl>& self) {
+    asio::co_spawn(self->timer.get_executor(), self->loop(), [self](std::exception_ptr e) {
+      if (!e || self->stopping) return;
+      std::string what = "unknown exception";
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        what = x.what();
+      } catch (...) {
+      }
+      if (self->on_crash) self->on_crash(what);
+      spawn(self);
+    });
+  }
+
+  awaitable<void> loop() {
+    while (!stopping) {
+      timer.expires_after(std::chrono::seconds(1));
+      co_await timer.async_wait(use_tuple);
+      if (stopping) break;
+      for (const auto& job : due()) {
+        auto r = co_await check(job);
+        if (!r || stopping) break;
+        on_result(job.key, std::move(*r));
+      }
+    }
+  }
+};
+
+TaskChecker::TaskChecker(asio::any_io_executor ex, MmsClient& client, ThrottleGovernor& governor,
+                         Poller& poller, Due due, OnResult on_result)
+    : impl_(std::make_shared<Impl>(std::move(ex), client, governor, poller, std::move(due),
+                                   std::move(on_result))) {}
+
+TaskChecker::~TaskChecker() {
+  stop();
+}
+
+void TaskChecker::start() {
+  Impl::spawn(impl_);
+}
+
+void TaskChecker::set_crash_observer(std::function<void(const std::string&)> f) {
+  impl_->on_crash = std::move(f);
+}
+
+void TaskChecker::stop() {
+  impl_->stopping = true;
+  impl_->timer.cancel();
+}
+
+}  // namespace mmsmon
