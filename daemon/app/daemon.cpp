@@ -107,6 +107,11 @@ struct Daemon::Impl {
   bool state_failing = false;
   steady_clock::time_point last_save{}, last_commit{};
 
+  ScheduleOptions schedule_options() const {
+    return ScheduleOptions{.jitter = cfg.poll.jitter,
+                           .cadence = {cfg.poll.pending_interval, cfg.poll.finished_interval}};
+  }
+
   double random01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
 
   void emit(const std::vector<Alert>& alerts) {
@@ -287,7 +292,7 @@ struct Daemon::Impl {
     dirty = true;
     TrackedJob* j = fleet.find(key);
     if (!j) return Millis{0};
-    return next_poll_delay(*j, outcome, ScheduleOptions{.jitter = cfg.poll.jitter}, random01());
+    return next_poll_delay(*j, outcome, schedule_options(), random01());
   }
 
   /// Running jobs whose failed tasks are due for a check (at most 100 a round), each marked
@@ -476,7 +481,9 @@ struct Daemon::Impl {
         added.push_back(j.key);
     std::size_t i = 0;
     for (const auto& key : added)
-      poller->add(key, first_poll_offset(i++, added.size(), poll_interval(*fleet.find(key))));
+      poller->add(key,
+                  first_poll_offset(i++, added.size(),
+                                    poll_interval(*fleet.find(key), schedule_options().cadence)));
     metrics.set_tracked_jobs(fleet.size());
   }
 
@@ -697,7 +704,8 @@ struct Daemon::Impl {
     // First polls are spread evenly over the first interval: no thundering herd at start.
     std::size_t i = 0;
     for (const auto& [key, job] : fleet.jobs())
-      poller->add(key, first_poll_offset(i++, fleet.size(), poll_interval(job)));
+      poller->add(key, first_poll_offset(i++, fleet.size(),
+                                         poll_interval(job, schedule_options().cadence)));
     auto crash = [this](const std::string& m) { log->critical("{}", m); };
     asio::co_spawn(io, ticker(), report_crash("the pacing ticker", crash));
     task_checker->start();

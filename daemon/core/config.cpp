@@ -288,9 +288,9 @@ void decode_credentials(Decoder& d, const json::value& v, CredentialsConfig& c) 
 }
 
 void decode_poll(Decoder& d, const json::value& v, PollConfig& poll) {
-  const auto* o =
-      d.object(v, "poll", {"interval", "jitter", "max_in_flight"},
-               {"pending_interval", "finished_interval", "finished_retention", "page_size"});
+  const auto* o = d.object(
+      v, "poll", {"interval", "jitter", "max_in_flight", "pending_interval", "finished_interval"},
+      {"finished_retention", "page_size"});
   if (!o) return;
   if (auto* y = o->if_contains("max_in_flight"))
     if (auto n = d.positive_int(*y, "poll.max_in_flight")) {
@@ -301,6 +301,15 @@ void decode_poll(Decoder& d, const json::value& v, PollConfig& poll) {
     }
   if (auto* y = o->if_contains("interval"))
     if (auto t = d.duration(*y, "poll.interval", 1s, kWeek)) poll.interval = *t;
+  if (auto* y = o->if_contains("pending_interval"))
+    if (auto t = d.duration(*y, "poll.pending_interval", 1s, kWeek)) poll.pending_interval = *t;
+  if (auto* y = o->if_contains("finished_interval"))
+    if (auto t = d.duration(*y, "poll.finished_interval", 0s, kWeek)) {
+      if (*t > 0s && *t < 1s)
+        d.add("poll.finished_interval", "must be 0s (never) or at least 1s");
+      else
+        poll.finished_interval = *t;
+    }
   if (auto* y = o->if_contains("jitter"))
     if (auto j = d.number(*y, "poll.jitter")) {
       if (*j < 0 || *j > 1)

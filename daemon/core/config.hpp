@@ -46,8 +46,10 @@ struct CredentialsConfig {
 
 struct PollConfig {
   Millis interval = 60s;
-  double jitter = 0.1;            ///< 0..1, fraction of the interval
-  std::size_t max_in_flight = 8;  ///< API requests outstanding at once, over all jobs
+  double jitter = 0.1;             ///< 0..1, fraction of the interval
+  std::size_t max_in_flight = 8;   ///< API requests outstanding at once, over all jobs
+  Millis pending_interval = 5min;  ///< jobs not started (INIT)
+  Millis finished_interval = 0s;   ///< finished jobs, once confirmed (0: never; see README)
 };
 
 /// One job to watch.

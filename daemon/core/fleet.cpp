@@ -37,6 +37,8 @@ FleetChange Fleet::on_snapshot(const JobKey& key, Job snapshot, WallTime now) {
   JobState& st = j->state;
   record_progress(st.progress, st.last ? &*st.last : nullptr, snapshot, now, tp_);
   ch.events = observe_snapshot(st, std::move(snapshot), now);
+  bool finished = st.last->status == JobStatus::done || st.last->status == JobStatus::failed;
+  j->finished_seen = finished ? std::min(j->finished_seen + 1, 1000u) : 0;
   st.throughput = estimate_throughput(st.progress, tp_);
   st.projected_completion = project_completion(st.progress, st.last->task_num, st.throughput);
   ch.alerts = policy_.on_snapshot(st, ch.events, now);

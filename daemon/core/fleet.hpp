@@ -18,6 +18,7 @@ struct TrackedJob {
   unsigned attempt = 0;               ///< consecutive retryable failures, for the backoff
   std::optional<Millis> stall_after;  ///< this job's JobStalled threshold, if its own
   std::optional<WallTime> tasks_attempted = {};  ///< the last check of its tasks began (this run)
+  unsigned finished_seen = 0;  ///< successful polls in a row that found it DONE or FAILED
 };
 
 /// What folding one result into the fleet changed.

@@ -22,8 +22,21 @@ Millis first_poll_offset(std::size_t index, std::size_t count, Millis interval) 
                                             static_cast<double>(count));
 }
 
-Millis poll_interval(const TrackedJob& job) {
-  return job.interval;
+Millis poll_interval(const TrackedJob& job, const Cadence& c) {
+  const auto& last = job.state.last;
+  if (!last || !last->status) return job.interval;
+  switch (*last->status) {
+    case JobStatus::init:
+      return std::max(job.interval, c.pending);
+    case JobStatus::done:
+      if (job.finished_seen < 2) return job.interval;
+      return c.finished > Millis::zero() ? c.finished : kNever;
+    case JobStatus::failed:
+      if (job.finished_seen < 2) return job.interval;
+      return c.finished > Millis::zero() ? c.finished : std::max(job.interval, c.pending);
+    default:
+      return job.interval;
+  }
 }
 
 PollOutcome poll_outcome(const Result<Job, ApiError>& r) {
@@ -33,7 +46,7 @@ PollOutcome poll_outcome(const Result<Job, ApiError>& r) {
 
 Millis next_poll_delay(TrackedJob& job, const PollOutcome& o, const ScheduleOptions& opt,
                        double random01) {
-  Millis interval = poll_interval(job);
+  Millis interval = poll_interval(job, opt.cadence);
   if (o.failure && is_retryable(*o.failure)) {
     Millis delay = backoff_delay(opt.backoff_base, interval, job.attempt, random01);
     if (job.attempt < 64) ++job.attempt;
@@ -44,6 +57,7 @@ Millis next_poll_delay(TrackedJob& job, const PollOutcome& o, const ScheduleOpti
     return delay;
   }
   job.attempt = 0;
+  if (interval >= kNever) return kNever;
   return jittered(interval, opt.jitter, random01);
 }
 

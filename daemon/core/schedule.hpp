@@ -16,8 +16,18 @@ Millis backoff_delay(Millis base, Millis cap, unsigned attempt, double random01)
 /// The next regular poll: `interval` scaled by a uniform factor in [1 - jitter, 1 + jitter].
 Millis jittered(Millis interval, double jitter, double random01);
 
+/// A delay this long or longer means "not again" (the poller sleeps until woken).
+inline constexpr Millis kNever{10LL * 365 * 24 * 3600 * 1000};
+
+/// How often jobs are polled by status (poll.*).
+struct Cadence {
+  Millis pending{5 * 60 * 1000};  ///< INIT jobs
+  Millis finished{0};             ///< DONE/FAILED jobs once confirmed (0: never)
+};
+
 struct ScheduleOptions {
-  double jitter = 0.1;                     ///< poll.jitter
+  double jitter = 0.1;  ///< poll.jitter
+  Cadence cadence = {};
   Millis backoff_base{1'000};              ///< the first retry waits up to this long
   Millis max_server_wait{5 * 60 * 1'000};  ///< cap on a wait the server asks for
 };
@@ -26,9 +36,13 @@ struct ScheduleOptions {
 /// so that a fleet does not start with a thundering herd.
 Millis first_poll_offset(std::size_t index, std::size_t count, Millis interval);
 
-/// The interval that applies to a job now. Cadence by status (running, pending, finished
-/// jobs at their own intervals) is decided here.
-Millis poll_interval(const TrackedJob& job);
+/// The interval that applies to a job now, by what it was last seen to be: not seen yet or
+/// running (DOING, stopped or not, or a status mmsmon does not know): its own interval;
+/// INIT: the larger of `cadence.pending` and its own; DONE or FAILED seen once: its own
+/// (a second poll confirms it); confirmed DONE: `cadence.finished`, or kNever when 0;
+/// confirmed FAILED: `cadence.finished`, or `cadence.pending` when 0 (a retry turns it DOING
+/// again, and only polling sees that).
+Millis poll_interval(const TrackedJob& job, const Cadence& cadence = {});
 
 /// What a finished poll says to the scheduler.
 struct PollOutcome {

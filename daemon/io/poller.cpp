@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 
+#include "core/schedule.hpp"
 #include "io/mms_client.hpp"
 
 namespace mmsmon {
@@ -150,7 +151,9 @@ struct Poller::Impl {
       Millis delay = co_await poll_once(e, slot);
       if (stopping || e.removed) break;
       e.crashes = 0;
-      e.timer.expires_at(on_tick(steady_clock::now() + delay));
+      // A job not to be polled again (a finished one) sleeps until removed or stopped.
+      e.timer.expires_at(delay >= kNever ? steady_clock::time_point::max()
+                                         : on_tick(steady_clock::now() + delay));
     }
   }
 

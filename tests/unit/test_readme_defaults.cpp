@@ -65,6 +65,8 @@ TEST_CASE("every default README states is the default of the code") {
       {"api.max_connections", [&] { return std::to_string(c.api.max_connections); }},
       {"poll.interval", [&] { return format_duration(c.poll.interval); }},
       {"poll.jitter", [&] { return number(c.poll.jitter); }},
+      {"poll.pending_interval", [&] { return format_duration(c.poll.pending_interval); }},
+      {"poll.finished_interval", [&] { return format_duration(c.poll.finished_interval); }},
       {"poll.max_in_flight", [&] { return std::to_string(c.poll.max_in_flight); }},
       {"listen", [&] { return c.listen; }},
       {"alerts.file", [&] { return c.alerts.file; }},

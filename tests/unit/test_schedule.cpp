@@ -7,8 +7,10 @@
 #include <random>
 
 #include "core/schedule.hpp"
+#include "job_fixtures.hpp"
 
 using namespace mmsmon;
+using namespace mmsmon::test;
 using namespace std::chrono_literals;
 
 TEST_CASE("full-jitter backoff stays within its cap") {
@@ -112,4 +114,33 @@ TEST_CASE("thousands of simulated polls: no job starves, backoff never exceeds t
   CHECK(total > 50'000);
   for (std::size_t i = 0; i < n; ++i)
     CHECK(polls[i] >= static_cast<std::size_t>(horizon / (jobs[i].interval * 1.1)) - 1);
+}
+
+TEST_CASE("cadence by status: running at its interval, INIT slower, finished confirmed then never") {
+  Fleet f;
+  f.add(kKey, 60s);
+  const Cadence c{5min, 0s};
+  auto interval = [&] { return poll_interval(*f.find(kKey), c); };
+  CHECK(interval() == 60s);  // not seen yet
+  f.on_snapshot(kKey, snap(JobStatus::init, 0, 10), t0);
+  CHECK(interval() == 5min);
+  f.on_snapshot(kKey, snap(JobStatus::doing, 1, 10), t0 + 5min);
+  CHECK(interval() == 60s);
+  f.on_snapshot(kKey, snap(JobStatus::doing, 1, 10, true), t0 + 6min);
+  CHECK(interval() == 60s);  // stopped: a user may resume it any time
+  f.on_snapshot(kKey, snap(JobStatus::done, 10, 10), t0 + 7min);
+  CHECK(interval() == 60s);  // seen DONE once: confirmed by the next poll
+  f.on_snapshot(kKey, snap(JobStatus::done, 10, 10), t0 + 8min);
+  CHECK(interval() == kNever);
+  TrackedJob j = *f.find(kKey);
+  CHECK(next_poll_delay(j, PollOutcome{}, ScheduleOptions{.cadence = c}, 0.5) == kNever);
+  CHECK(poll_interval(j, Cadence{5min, 1h}) == 1h);
+  // A confirmed FAILED job is still looked at (a retry turns it DOING) at the pending pace.
+  Fleet g;
+  g.add(kKey, 60s);
+  g.on_snapshot(kKey, snap(JobStatus::failed, 3, 10), t0);
+  g.on_snapshot(kKey, snap(JobStatus::failed, 3, 10), t0 + 1min);
+  CHECK(poll_interval(*g.find(kKey), c) == 5min);
+  g.on_snapshot(kKey, snap(JobStatus::doing, 3, 10), t0 + 6min);  // retried
+  CHECK(poll_interval(*g.find(kKey), c) == 60s);
 }
