@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -46,6 +47,13 @@ ThrottleGovernor::Options governor_options(const Config& c) {
   ThrottleGovernor::Options o;
   o.max_pause = std::min<Millis>(c.poll.interval, 5min);
   return o;
+}
+
+/// api.rate_limit as a budget: a burst of rate_burst, by default one second's worth.
+std::optional<RequestBudget> budget_of(const ApiConfig& a) {
+  if (!a.rate_limit) return std::nullopt;
+  return RequestBudget{*a.rate_limit,
+                       a.rate_burst.value_or(std::max(1.0, std::ceil(*a.rate_limit)))};
 }
 
 AlertThresholds thresholds(const AlertsConfig& a) {
@@ -106,6 +114,14 @@ struct Daemon::Impl {
   bool dirty = false;
   bool state_failing = false;
   steady_clock::time_point last_save{}, last_commit{};
+
+  /// Polls of these jobs go first when the request budget is short.
+  bool running_or_unknown(const JobKey& k) const {
+    const TrackedJob* j = fleet.find(k);
+    if (!j || !j->state.last || !j->state.last->status) return true;
+    auto s = *j->state.last->status;
+    return s == JobStatus::doing || s == JobStatus::unknown;
+  }
 
   ScheduleOptions schedule_options() const {
     return ScheduleOptions{.jitter = cfg.poll.jitter,
@@ -450,6 +466,7 @@ struct Daemon::Impl {
     fleet.set_thresholds(thresholds(next.alerts));
     fleet.set_throughput_options(ThroughputOptions{next.alerts.eta_window});
     poller->set_max_in_flight(next.poll.max_in_flight);
+    governor.set_budget(budget_of(next.api));
     apply_jobs(next);
     warn_needs_restart(next);
     reread_credentials(next);
@@ -663,11 +680,14 @@ struct Daemon::Impl {
     server = std::move(srv).value();
 
     poller = std::make_unique<Poller>(
-        io.get_executor(), *api.client, governor, Poller::Options{cfg.poll.max_in_flight},
+        io.get_executor(), *api.client, governor,
+        Poller::Options{.max_in_flight = cfg.poll.max_in_flight,
+                        .urgent = [this](const JobKey& k) { return running_or_unknown(k); }},
         [this](const JobKey& k, Result<Job, ApiError>& r) { return on_poll(k, r); },
         [this](const JobKey& k, const std::string& what, Millis restart_in) {
           on_poller_crash(k, what, restart_in);
         });
+    governor.set_budget(budget_of(cfg.api));
     task_checker = std::make_unique<TaskChecker>(
         io.get_executor(), *api.client, governor, *poller, [this] { return tasks_due(); },
         [this](const JobKey& k, Result<TaskFailures, ApiError> r) { on_tasks(k, std::move(r)); });

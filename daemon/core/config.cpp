@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -168,13 +169,45 @@ std::optional<std::chrono::minutes> parse_utc_offset(std::string_view s) {
   return std::chrono::minutes{s[0] == '-' ? -total : total};
 }
 
+/// `10/s`, `600/m`, `36000/h`, `0.5/s`: requests per second.
+std::optional<double> parse_rate(std::string_view s) {
+  auto slash = s.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 2 != s.size()) return std::nullopt;
+  double per = s[slash + 1] == 's' ? 1 : s[slash + 1] == 'm' ? 60 : s[slash + 1] == 'h' ? 3600 : 0;
+  if (per == 0) return std::nullopt;
+  std::string n(s.substr(0, slash));
+  if (n.find_first_not_of("0123456789.") != std::string::npos) return std::nullopt;
+  char* end = nullptr;
+  double v = std::strtod(n.c_str(), &end);
+  if (end != n.c_str() + n.size() || !(v > 0)) return std::nullopt;
+  return v / per;
+}
+
 void decode_api(Decoder& d, const json::value& v, ApiConfig& api) {
   const std::string p = "api";
-  const auto* o = d.object(v, p,
-                           {"region", "endpoint", "timeout", "ca_file", "max_response_bytes",
-                            "time_zone", "max_connections", "allow_insecure_http"},
-                           {"rate_limit"});
+  const auto* o =
+      d.object(v, p,
+               {"region", "endpoint", "timeout", "ca_file", "max_response_bytes", "time_zone",
+                "max_connections", "allow_insecure_http", "rate_limit", "rate_burst"});
   if (!o) return;
+  if (auto* x = o->if_contains("rate_limit"))
+    if (auto s = d.string(*x, "api.rate_limit")) {
+      auto r = parse_rate(*s);
+      if (!r || *r < 0.01 || *r > 10000)
+        d.add("api.rate_limit",
+              "expected requests per second, minute or hour between 0.01/s and 10000/s, e.g. "
+              "\"10/s\" or \"600/m\", got \"" +
+                  *s + "\"");
+      else
+        api.rate_limit = *r;
+    }
+  if (auto* x = o->if_contains("rate_burst"))
+    if (auto n = d.positive_int(*x, "api.rate_burst")) {
+      if (*n > 10000)
+        d.add("api.rate_burst", "must be at most 10000");
+      else
+        api.rate_burst = static_cast<double>(*n);
+    }
   if (auto* x = o->if_contains("region")) {
     if (auto s = d.string(*x, "api.region")) {
       bool okay = std::all_of(s->begin(), s->end(), [](char c) {

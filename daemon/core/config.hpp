@@ -24,6 +24,8 @@ struct ApiConfig {
   std::size_t max_response_bytes = 8u << 20;  ///< larger bodies are cut off with an error
   std::chrono::minutes utc_offset = 8h;       ///< zone of `createTime`/`eta` ("+08:00")
   std::size_t max_connections = 4;            ///< kept-alive connections to the API
+  std::optional<double> rate_limit;           ///< requests per second over every request
+  std::optional<double> rate_burst;           ///< requests at once (default: 1 s of rate_limit)
 };
 
 /// Where credentials come from (see README: the default chain).

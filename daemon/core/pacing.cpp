@@ -4,8 +4,55 @@
 
 namespace mmsmon {
 
+namespace {
+
+using Fine = std::chrono::steady_clock::duration;
+
+Fine period_of(const RequestBudget& b) {
+  return std::chrono::duration_cast<Fine>(std::chrono::duration<double>(1.0 / b.per_second));
+}
+
+/// How far ahead of now the budget may be booked: (burst - 1) periods.
+Fine tolerance_of(const RequestBudget& b) {
+  return std::chrono::duration_cast<Fine>(period_of(b) * std::max(0.0, b.burst - 1.0));
+}
+
+}  // namespace
+
+void ThrottleGovernor::set_budget(std::optional<RequestBudget> b) {
+  budget_ = b;
+}
+
+SteadyTime ThrottleGovernor::budget_start(SteadyTime now, bool take) {
+  if (!budget_) return now;
+  SteadyTime t = std::max(tat_, now);
+  if (take) tat_ = t + period_of(*budget_);
+  return std::max(now, t - tolerance_of(*budget_));
+}
+
+bool ThrottleGovernor::try_take_budget(SteadyTime now) {
+  if (!budget_) return true;
+  SteadyTime t = std::max(tat_, now);
+  // Only out of the lower half of the burst: the rest stays for reserve().
+  if (t - tolerance_of(*budget_) / 2 > now) return false;
+  tat_ = t + period_of(*budget_);
+  ++prepaid_;
+  return true;
+}
+
+Millis ThrottleGovernor::budget_retry(SteadyTime now) const {
+  if (!budget_) return Millis{0};
+  SteadyTime t = std::max(tat_, now);
+  auto wait = t - tolerance_of(*budget_) / 2 - now;
+  return std::max(std::chrono::ceil<Millis>(wait), std::chrono::ceil<Millis>(period_of(*budget_)));
+}
+
 SteadyTime ThrottleGovernor::reserve(SteadyTime now) {
-  SteadyTime t = std::max({now, paused_until_, next_slot_});
+  // A token taken ahead by try_take_budget() pays for this request (whoever makes it: the
+  // count of requests and tokens stays equal).
+  SteadyTime b = prepaid_ > 0 ? now : budget_start(now, true);
+  if (prepaid_ > 0) --prepaid_;
+  SteadyTime t = std::max({now, b, paused_until_, next_slot_});
   next_slot_ = t + gap_;
   return t;
 }

@@ -132,6 +132,12 @@ struct Poller::Impl {
     e.timer.expires_at(on_tick(first));
     for (;;) {
       co_await e.timer.async_wait(use_tuple);  // sleeping, or queued for a slot
+      if (!e.handed_slot && !stopping && !e.removed && opt.urgent && !opt.urgent(e.key) &&
+          !governor.try_take_budget(steady_clock::now())) {
+        // Not running, and the budget is short: after the running jobs.
+        e.timer.expires_after(governor.budget_retry(steady_clock::now()));
+        continue;
+      }
       if (e.handed_slot) {
         e.handed_slot = false;  // release_slot() passed us its slot
         if (stopping || e.removed) {

@@ -35,6 +35,9 @@ class Poller {
 
   struct Options {
     std::size_t max_in_flight = 8;
+    /// Whether a job's poll waits its turn in the request budget (running jobs) rather than
+    /// yielding to those that do (empty: all wait their turn).
+    std::function<bool(const JobKey&)> urgent = {};
     Millis first_restart{1'000};
     Millis max_restart{60'000};
   };

@@ -38,6 +38,12 @@ struct TaskChecker::Impl {
 
   /// Waits for a slot and the governor's go; false when stopping.
   awaitable<bool> paced(Slot& slot) {
+    // Task checks yield to polls of running jobs when the request budget is short.
+    while (!governor.try_take_budget(steady_clock::now())) {
+      timer.expires_after(governor.budget_retry(steady_clock::now()));
+      co_await timer.async_wait(use_tuple);
+      if (stopping) co_return false;
+    }
     if (!co_await poller.acquire_slot(timer)) co_return false;
     slot.poller = &poller;
     if (stopping) co_return false;

@@ -235,6 +235,39 @@ void render_job_metrics(std::string& out, const std::vector<const JobState*>& jo
          });
 }
 
+void render_data_age(std::string& out, const std::vector<const JobState*>& jobs, WallTime now,
+                     WallTime started) {
+  static constexpr double kBounds[] = {1,   5,    15,   30,   60,    120,   300,
+                                       600, 1800, 3600, 7200, 21600, 86400, 604800};
+  constexpr std::size_t n = std::size(kBounds);
+  std::array<std::uint64_t, n> counts{};
+  double sum = 0;
+  for (const JobState* s : jobs) {
+    double age = std::chrono::duration<double>(now - s->last_success.value_or(started)).count();
+    age = std::max(age, 0.0);
+    sum += age;
+    for (std::size_t i = 0; i < n; ++i)
+      if (age <= kBounds[i]) ++counts[i];
+  }
+  out +=
+      "# HELP mmsmon_job_data_age_seconds How old each tracked job's data is at scrape time "
+      "(since its last successful poll, or since mmsmon started for a job without one).\n"
+      "# TYPE mmsmon_job_data_age_seconds histogram\n";
+  char buf[96];
+  for (std::size_t i = 0; i < n; ++i) {
+    std::snprintf(buf, sizeof buf, "mmsmon_job_data_age_seconds_bucket{le=\"%g\"} %llu\n",
+                  kBounds[i], static_cast<unsigned long long>(counts[i]));
+    out += buf;
+  }
+  std::snprintf(buf, sizeof buf, "mmsmon_job_data_age_seconds_bucket{le=\"+Inf\"} %zu\n",
+                jobs.size());
+  out += buf;
+  std::snprintf(buf, sizeof buf, "mmsmon_job_data_age_seconds_sum %.3f\n", sum);
+  out += buf;
+  std::snprintf(buf, sizeof buf, "mmsmon_job_data_age_seconds_count %zu\n", jobs.size());
+  out += buf;
+}
+
 void render_process_metrics(std::string& out) {
   long ticks = sysconf(_SC_CLK_TCK);
   long page = sysconf(_SC_PAGESIZE);
@@ -287,6 +320,7 @@ void render_process_metrics(std::string& out) {
 }
 
 struct Metrics::Impl {
+  WallTime started = std::chrono::system_clock::now();
   std::shared_ptr<pm::Registry> registry = std::make_shared<pm::Registry>();
   pm::Family<pm::Counter>& requests = pm::BuildCounter()
                                           .Name("mmsmon_api_requests_total")
@@ -556,6 +590,7 @@ std::string Metrics::render(const std::vector<const JobState*>& jobs) const {
   std::size_t expected = impl_->last_render_size ? impl_->last_render_size : jobs.size() * 1200;
   out.reserve(expected + expected / 16 + 65536);
   render_job_metrics(out, jobs);
+  render_data_age(out, jobs, std::chrono::system_clock::now(), impl_->started);
   std::ostringstream os;
   pm::TextSerializer().Serialize(os, impl_->registry->Collect());
   out += os.str();

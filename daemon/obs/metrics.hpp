@@ -62,6 +62,10 @@ class Metrics {
 
 /// Renders only the per-job families (exposed for tests and the benchmark).
 void render_job_metrics(std::string& out, const std::vector<const JobState*>& jobs);
+/// Renders mmsmon_job_data_age_seconds: each job's age of data at `now` (since its last
+/// success, or `started` for a job without one).
+void render_data_age(std::string& out, const std::vector<const JobState*>& jobs, WallTime now,
+                     WallTime started);
 /// Renders the standard process_* metrics of this process from /proc.
 void render_process_metrics(std::string& out);
 

@@ -147,7 +147,7 @@ struct World {
     alerts_path = (dir.path / "alerts.log").string();
     tail = std::make_unique<AlertTail>(alerts_path);
     json::object cfg{{"api", {{"endpoint", sim.url()}, {"timeout", "2s"}}},
-                     {"poll", {{"interval", "1s"}, {"jitter", 0}}},
+                     {"poll", {{"interval", "1s"}, {"jitter", 0}, {"pending_interval", "1s"}}},
                      {"jobs", json::parse(o.jobs)},
                      {"listen", "127.0.0.1:0"},
                      {"alerts",
@@ -305,8 +305,8 @@ TEST_CASE("every transition gives exactly one alert line with the right fields")
   auto done = w.tail->wait_for("JobSucceeded");
   CHECK(done.at("task_done").as_int64() == 10);
 
-  // A few more polls must not repeat anything.
-  w.wait_requests(3);
+  // The poll that confirms DONE (then none: a finished job is not polled again) repeats nothing.
+  w.wait_requests(1);
   auto lines = w.tail->lines();
   std::vector<std::string> names;
   for (const auto& l : lines)
@@ -1424,6 +1424,10 @@ TEST_CASE(
   CHECK(a.at("task2_retries").as_int64() == 2);
   CHECK(a.at("summary").as_string().find("is still running with 2 failed tasks") !=
         std::string::npos);
+  w.wait("job 2's first task check", 20s, [&] {
+    return w.get("/metrics").body.find(R"(mms_job_tasks_failed{source_id="7",job_id="2")") !=
+           std::string::npos;
+  });
   auto m = w.get("/metrics").body;
   CHECK(metric(m, R"(mms_job_tasks_failed{source_id="7",job_id="1",phase="schema"})") == 1);
   CHECK(metric(m, R"(mms_job_tasks_failed{source_id="7",job_id="1",phase="data"})") == 1);
@@ -1459,4 +1463,34 @@ TEST_CASE(
   CHECK(update.at("failed_verification").as_int64() == 1);
   CHECK(update.at("previously_failed").as_int64() == 2);
   CHECK(count_lines(file_text(w.alerts_path), "\"job_id\":2") == 0);
+}
+
+TEST_CASE(
+    "api.rate_limit: 10,000 jobs against an API allowing 5 requests/s, never throttled, staleness "
+    "in metrics") {
+  auto [jobs, refs] = numbered_jobs(10000);
+  World w({.sim_jobs = jobs,
+           .jobs = refs,
+           .config = {{"api", {{"rate_limit", "5/s"}, {"rate_burst", 2}}}},
+           .sim_faults = {R"({"rate_limit": {"per_second": 5, "burst": 5}})"}});
+  auto stats = [&] { return w.sim.admin("GET", "/admin/stats"); };
+  w.wait("the first polls", 20s, [&] { return stats().at("requests").as_int64() >= 10; });
+  auto t1 = std::chrono::steady_clock::now();
+  auto before = stats();
+  auto m1 = w.get("/metrics").body;
+  std::this_thread::sleep_for(6s);  // a stretch of time to measure a rate over (not an event)
+  auto after = stats();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  auto m2 = w.get("/metrics").body;
+  double sent =
+      static_cast<double>(after.at("requests").as_int64() - before.at("requests").as_int64());
+  CHECK(sent <= 5 * secs + 5);  // the budget, plus a burst
+  CHECK(sent >= 3 * secs);      // and it is used
+  CHECK(after.at("throttled").as_int64() == 0);
+  CHECK(metric(m2, "mmsmon_job_data_age_seconds_count") == 10000);
+  CHECK(metric(m2, "mmsmon_job_data_age_seconds_sum") >
+        metric(m1, "mmsmon_job_data_age_seconds_sum"));
+  CHECK(m2.find("mmsmon_api_request_failures_total{") == std::string::npos);
+  CHECK(file_text(w.alerts_path).find("ApiThrottled") == std::string::npos);
+  CHECK(file_text(w.alerts_path).find("JobUnreachable") == std::string::npos);
 }

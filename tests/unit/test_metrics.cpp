@@ -121,3 +121,21 @@ TEST_CASE("the whole exposition includes self and process metrics") {
   CHECK(text.find("process_resident_memory_bytes ") != std::string::npos);
   CHECK(text.find("process_open_fds ") != std::string::npos);
 }
+
+TEST_CASE("mmsmon_job_data_age_seconds: every tracked job's data age, as a histogram") {
+  const WallTime now = WallTime{} + std::chrono::hours(24 * 20000);
+  JobState fresh, old, never;
+  fresh.last_success = now - 3s;
+  old.last_success = now - 45min;
+  std::vector<const JobState*> jobs{&fresh, &old, &never};
+  std::string out;
+  render_data_age(out, jobs, now, now - 10min);  // `never`: 10 min since mmsmon started
+  CHECK(out.find("# TYPE mmsmon_job_data_age_seconds histogram\n") != std::string::npos);
+  CHECK(out.find("mmsmon_job_data_age_seconds_bucket{le=\"1\"} 0\n") != std::string::npos);
+  CHECK(out.find("mmsmon_job_data_age_seconds_bucket{le=\"5\"} 1\n") != std::string::npos);
+  CHECK(out.find("mmsmon_job_data_age_seconds_bucket{le=\"600\"} 2\n") != std::string::npos);
+  CHECK(out.find("mmsmon_job_data_age_seconds_bucket{le=\"3600\"} 3\n") != std::string::npos);
+  CHECK(out.find("mmsmon_job_data_age_seconds_bucket{le=\"+Inf\"} 3\n") != std::string::npos);
+  CHECK(out.find("mmsmon_job_data_age_seconds_sum 3303.000\n") != std::string::npos);
+  CHECK(out.find("mmsmon_job_data_age_seconds_count 3\n") != std::string::npos);
+}

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <vector>
+
 #include "core/pacing.hpp"
 
 using namespace mmsmon;
@@ -71,4 +73,47 @@ TEST_CASE("a server-requested pause is capped: one answer never freezes the flee
   ThrottleGovernor k(o);
   k.on_outcome(t, FailureReason::throttled, std::nullopt, std::chrono::milliseconds(-5));
   CHECK(k.reserve(t) == t);  // a negative wait is no wait
+}
+
+TEST_CASE("the request budget: a burst, then the rate, never more in any second") {
+  ThrottleGovernor g;
+  g.set_budget(RequestBudget{5, 5});
+  const SteadyTime start{std::chrono::hours(1)};
+  std::vector<SteadyTime> starts;
+  for (int i = 0; i < 100; ++i)  // 100 requests asked for at once
+    starts.push_back(g.reserve(start));
+  for (int i = 0; i < 5; ++i)
+    CHECK(starts[i] == start);  // the burst
+  CHECK(starts[5] - start == std::chrono::milliseconds(200));
+  // In any window of one second, at most the burst plus a second's rate (a token bucket's
+  // bound); once the burst is spent, at most the rate (+1 at the window's edge).
+  for (std::size_t i = 0; i < starts.size(); ++i) {
+    std::size_t in = 0;
+    for (auto t : starts)
+      in += t >= starts[i] && t < starts[i] + std::chrono::seconds(1);
+    CHECK(in <= 10);
+    if (i >= 10) CHECK(in <= 6);
+  }
+  CHECK(starts.back() - start == std::chrono::milliseconds(200 * 95));
+  CHECK_FALSE(g.throttling(start));  // a client-side budget is not the API throttling us
+}
+
+TEST_CASE("the request budget: requests that yield get only what the urgent ones leave") {
+  ThrottleGovernor g;
+  g.set_budget(RequestBudget{10, 10});
+  SteadyTime now{std::chrono::hours(1)};
+  CHECK(g.try_take_budget(now));  // idle: free to go
+  CHECK(g.reserve(now) == now);   // (its token was taken already)
+  // Urgent demand books the budget a second ahead: the yielding ones wait.
+  for (int i = 0; i < 20; ++i)
+    g.reserve(now);
+  CHECK_FALSE(g.try_take_budget(now));
+  auto retry = g.budget_retry(now);
+  CHECK(retry >= std::chrono::milliseconds(100));
+  CHECK_FALSE(g.try_take_budget(now + std::chrono::milliseconds(500)));
+  // Once the urgent ones are served, and half the burst is free again, they go.
+  CHECK(g.try_take_budget(now + std::chrono::seconds(3)));
+  ThrottleGovernor none;  // no budget: everything goes
+  for (int i = 0; i < 1000; ++i)
+    CHECK(none.try_take_budget(now));
 }

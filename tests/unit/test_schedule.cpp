@@ -116,7 +116,8 @@ TEST_CASE("thousands of simulated polls: no job starves, backoff never exceeds t
     CHECK(polls[i] >= static_cast<std::size_t>(horizon / (jobs[i].interval * 1.1)) - 1);
 }
 
-TEST_CASE("cadence by status: running at its interval, INIT slower, finished confirmed then never") {
+TEST_CASE(
+    "cadence by status: running at its interval, INIT slower, finished confirmed then never") {
   Fleet f;
   f.add(kKey, 60s);
   const Cadence c{5min, 0s};
