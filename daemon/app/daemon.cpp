@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -25,6 +26,7 @@
 #include "core/schedule.hpp"
 #include "io/alert_sinks.hpp"
 #include "io/credential_provider.hpp"
+#include "io/discoverer.hpp"
 #include "io/http_server.hpp"
 #include "io/poller.hpp"
 #include "io/service_notifier.hpp"
@@ -99,6 +101,8 @@ struct Daemon::Impl {
   std::unique_ptr<HttpServer> server;
   std::unique_ptr<Poller> poller;
   std::unique_ptr<TaskChecker> task_checker;
+  std::unique_ptr<Discoverer> discoverer;
+  std::set<SourceId> listing_failing;  ///< sources whose last listing failed (logged once)
   bool task_checks_failing = false;
   std::unique_ptr<CredentialProvider> cred_provider;
   bool cred_failing = false;
@@ -311,6 +315,98 @@ struct Daemon::Impl {
     return next_poll_delay(*j, outcome, schedule_options(), random01());
   }
 
+  std::vector<DataSource> datasources;  ///< as last listed (data source health)
+  bool datasources_failing = false;
+
+  void on_datasources(Result<std::vector<DataSource>, ApiError> r) {
+    if (!r) {
+      if (!datasources_failing)
+        log->warn("discovery: listing the data sources failed: {} (retried every {})",
+                  r.error().describe(), format_duration(cfg.discover_interval));
+      datasources_failing = true;
+      return;
+    }
+    if (datasources_failing) log->info("discovery: the data sources are listed again");
+    datasources_failing = false;
+    datasources = std::move(r).value();
+  }
+
+  Discoverer::Plan discovery_plan() const {
+    Discoverer::Plan p;
+    for (const auto& r : cfg.discover) {
+      if (r.source) p.sources.insert(*r.source);
+      p.all_sources = p.all_sources || r.all_sources;
+    }
+    p.page_size = static_cast<std::int64_t>(cfg.poll.page_size);
+    p.interval = cfg.discover_interval;
+    return p;
+  }
+
+  /// A listing of one source's jobs: jobs `discover` picks (in this shard) and not tracked
+  /// yet start being tracked, their page snapshot as the baseline; discovered jobs missing
+  /// from two complete listings in a row are withdrawn (their alerts resolve as untracked).
+  void on_listing(Discoverer::SourceListing l) {
+    auto sid = l.source.value;
+    for (const auto& n : l.notes)
+      log->warn("discovery: data source {}: {}", sid, n);
+    metrics.on_listing(l.requests, l.notes.size());
+    if (!l.jobs) {
+      if (listing_failing.insert(l.source).second)
+        log->warn(
+            "discovery: listing the jobs of data source {} failed: {} (tracked jobs stay; "
+            "retried every {})",
+            sid, l.jobs.error().describe(), format_duration(cfg.discover_interval));
+      return;
+    }
+    if (listing_failing.erase(l.source))
+      log->info("discovery: data source {} is listed again", sid);
+    auto now = system_clock::now();
+    std::set<JobKey> present;
+    std::vector<Alert> out;
+    std::size_t added = 0;
+    for (auto& job : l.jobs.value()) {
+      JobKey key = job.key;
+      present.insert(key);
+      if (TrackedJob* t = fleet.find(key)) {
+        t->missing = 0;
+        continue;
+      }
+      const DiscoverRule* rule = matching_rule(cfg.discover, job);
+      if (!rule || !in_shard(key, cfg.shard)) continue;
+      Millis interval = rule->interval.value_or(cfg.poll.interval);
+      fleet.add(key, interval, rule->stall_after);
+      fleet.find(key)->discovered = true;
+      auto ch = fleet.on_snapshot(key, std::move(job), now);  // the baseline
+      out.insert(out.end(), ch.alerts.begin(), ch.alerts.end());
+      poller->add(key,
+                  Millis{static_cast<Millis::rep>(
+                      random01() *
+                      static_cast<double>(
+                          poll_interval(*fleet.find(key), schedule_options().cadence).count()))});
+      ++added;
+    }
+    std::size_t withdrawn = 0;
+    if (l.complete) {
+      std::vector<JobKey> gone;
+      for (auto& [key, job] : fleet.jobs())
+        if (job.discovered && key.source == l.source && !present.count(key))
+          if (++fleet.find(key)->missing >= 2) gone.push_back(key);
+      for (const auto& key : gone) {
+        poller->remove(key);
+        auto a = fleet.remove(key, now);
+        out.insert(out.end(), a.begin(), a.end());
+        ++withdrawn;
+      }
+    }
+    if (added || withdrawn) {
+      log->info("discovery: data source {}: {} jobs found, {} withdrawn; tracking {} jobs", sid,
+                added, withdrawn, fleet.size());
+      metrics.set_tracked_jobs(fleet.size());
+      dirty = true;
+    }
+    emit(out);
+  }
+
   /// Running jobs whose failed tasks are due for a check (at most 100 a round), each marked
   /// as attempted.
   std::vector<TaskChecker::DueJob> tasks_due() {
@@ -467,6 +563,7 @@ struct Daemon::Impl {
     fleet.set_throughput_options(ThroughputOptions{next.alerts.eta_window});
     poller->set_max_in_flight(next.poll.max_in_flight);
     governor.set_budget(budget_of(next.api));
+    bool rediscover = next.discover != cfg.discover || next.shard != cfg.shard;
     apply_jobs(next);
     warn_needs_restart(next);
     reread_credentials(next);
@@ -479,23 +576,42 @@ struct Daemon::Impl {
       if (!state) write_alerts(std::exchange(pending, {}));
     }
     cfg = std::move(next);
+    if (rediscover) discoverer->kick();
     return {};
   }
 
   /// Jobs added start polling (spread over their interval), jobs removed lose their series
   /// and their firing alerts resolve, jobs kept keep their state and take a new interval.
+  /// The jobs `c` keeps: its `jobs`, and the discovered ones its `discover` still picks in
+  /// this shard (by their last snapshot; by their source when never polled).
+  std::set<JobKey> jobs_kept(const Config& c) const {
+    std::set<JobKey> keep;
+    for (const auto& j : c.jobs)
+      keep.insert(j.key);
+    for (const auto& [key, job] : fleet.jobs()) {
+      if (!job.discovered || !in_shard(key, c.shard)) continue;
+      bool picked =
+          job.state.last
+              ? matching_rule(c.discover, *job.state.last) != nullptr
+              : std::any_of(c.discover.begin(), c.discover.end(),
+                            [&](const DiscoverRule& r) { return rule_covers(r, key.source); });
+      if (picked) keep.insert(key);
+    }
+    return keep;
+  }
+
   void apply_jobs(const Config& next) {
     auto now = system_clock::now();
-    std::set<JobKey> keep;
-    for (const auto& j : next.jobs)
-      keep.insert(j.key);
+    std::set<JobKey> keep = jobs_kept(next);
     for (const auto& [key, job] : fleet.jobs())
       if (!keep.count(key)) poller->remove(key);
     emit(fleet.retain(keep, now));
     std::vector<JobKey> added;
-    for (const auto& j : next.jobs)
+    for (const auto& j : next.jobs) {
       if (fleet.add(j.key, j.interval.value_or(next.poll.interval), j.stall_after))
         added.push_back(j.key);
+      fleet.find(j.key)->discovered = false;  // configured now
+    }
     std::size_t i = 0;
     for (const auto& key : added)
       poller->add(key,
@@ -624,6 +740,7 @@ struct Daemon::Impl {
     notifier.stop_watchdog();
     if (server) server->stop();
     if (task_checker) task_checker->stop();
+    if (discoverer) discoverer->stop();
     if (sinks) sinks->stop();
     auto grace =
         std::make_shared<asio::steady_timer>(io, std::min<Millis>(cfg.api.timeout, kStopGrace));
@@ -695,11 +812,19 @@ struct Daemon::Impl {
       metrics.on_poller_restart();
       log->critical("internal error in the checks of failed tasks: {}; restarting them", what);
     });
+    discoverer = std::make_unique<Discoverer>(
+        io.get_executor(), *api.client, governor, *poller, [this] { return discovery_plan(); },
+        [this](Result<std::vector<DataSource>, ApiError> r) { on_datasources(std::move(r)); },
+        [this](Discoverer::SourceListing l) { on_listing(std::move(l)); });
+    discoverer->set_crash_observer([this](const std::string& what) {
+      metrics.on_poller_restart();
+      log->critical("internal error in discovery: {}; restarting it", what);
+    });
     load_state();
-    std::set<JobKey> configured;
+    std::set<JobKey> configured = jobs_kept(cfg);  // configured, and discovered ones still picked
     for (const auto& j : cfg.jobs) {
       fleet.add(j.key, j.interval.value_or(cfg.poll.interval), j.stall_after);
-      configured.insert(j.key);
+      fleet.find(j.key)->discovered = false;
     }
     emit(fleet.retain(configured, system_clock::now()));  // jobs dropped from the config
     metrics.set_tracked_jobs(fleet.size());
@@ -729,6 +854,7 @@ struct Daemon::Impl {
     auto crash = [this](const std::string& m) { log->critical("{}", m); };
     asio::co_spawn(io, ticker(), report_crash("the pacing ticker", crash));
     task_checker->start();
+    discoverer->start();
     asio::co_spawn(io, housekeeping(), report_crash("the housekeeping loop", crash));
     // The config is loaded, the listener bound, the pollers started: tell systemd.
     notifier.ready(status_line());

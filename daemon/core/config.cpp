@@ -322,8 +322,9 @@ void decode_credentials(Decoder& d, const json::value& v, CredentialsConfig& c) 
 
 void decode_poll(Decoder& d, const json::value& v, PollConfig& poll) {
   const auto* o = d.object(
-      v, "poll", {"interval", "jitter", "max_in_flight", "pending_interval", "finished_interval"},
-      {"finished_retention", "page_size"});
+      v, "poll",
+      {"interval", "jitter", "max_in_flight", "pending_interval", "finished_interval", "page_size"},
+      {"finished_retention"});
   if (!o) return;
   if (auto* y = o->if_contains("max_in_flight"))
     if (auto n = d.positive_int(*y, "poll.max_in_flight")) {
@@ -334,6 +335,13 @@ void decode_poll(Decoder& d, const json::value& v, PollConfig& poll) {
     }
   if (auto* y = o->if_contains("interval"))
     if (auto t = d.duration(*y, "poll.interval", 1s, kWeek)) poll.interval = *t;
+  if (auto* y = o->if_contains("page_size"))
+    if (auto n = d.positive_int(*y, "poll.page_size")) {
+      if (*n > 1000)
+        d.add("poll.page_size", "must be at most 1000");
+      else
+        poll.page_size = static_cast<std::size_t>(*n);
+    }
   if (auto* y = o->if_contains("pending_interval"))
     if (auto t = d.duration(*y, "poll.pending_interval", 1s, kWeek)) poll.pending_interval = *t;
   if (auto* y = o->if_contains("finished_interval"))
@@ -385,6 +393,87 @@ void decode_jobs(Decoder& d, const json::value& v, std::vector<JobRef>& jobs) {
     else
       jobs.push_back({k, interval, stall});
   }
+}
+
+std::vector<std::string> string_list(Decoder& d, const json::value& v, const std::string& p) {
+  std::vector<std::string> out;
+  const auto* arr = v.if_array();
+  if (!arr) {
+    d.add(p, "expected an array of strings, got " + json_kind_name(v));
+    return out;
+  }
+  for (std::size_t i = 0; i < arr->size(); ++i)
+    if (auto s = d.string((*arr)[i], p + "[" + std::to_string(i) + "]")) out.push_back(*s);
+  return out;
+}
+
+void decode_discover(Decoder& d, const json::value& v, std::vector<DiscoverRule>& rules) {
+  const auto* arr = v.if_array();
+  if (!arr) {
+    d.add("discover", "expected an array, got " + json_kind_name(v));
+    return;
+  }
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    std::string p = "discover[" + std::to_string(i) + "]";
+    const auto* o = d.object((*arr)[i], p,
+                             {"source_id", "all_sources", "include", "exclude", "status", "stopped",
+                              "interval", "stall_after"});
+    if (!o) continue;
+    DiscoverRule r;
+    if (auto* y = o->if_contains("source_id"))
+      if (auto n = d.positive_int(*y, p + ".source_id")) r.source = SourceId{*n};
+    if (auto* y = o->if_contains("all_sources")) {
+      if (y->is_bool())
+        r.all_sources = y->get_bool();
+      else
+        d.add(p + ".all_sources", "expected true or false, got " + json_kind_name(*y));
+    }
+    if (o->contains("source_id") == r.all_sources)
+      d.add(p, "set one of \"source_id\" and \"all_sources\": true");
+    if (auto* y = o->if_contains("include")) r.include = string_list(d, *y, p + ".include");
+    if (auto* y = o->if_contains("exclude")) r.exclude = string_list(d, *y, p + ".exclude");
+    if (auto* y = o->if_contains("status")) {
+      r.status = string_list(d, *y, p + ".status");
+      for (const auto& s : r.status)
+        if (s != "INIT" && s != "DOING" && s != "DONE" && s != "FAILED")
+          d.add(p + ".status", "expected INIT, DOING, DONE or FAILED, got \"" + s + "\"");
+    }
+    if (auto* y = o->if_contains("stopped")) {
+      if (y->is_bool())
+        r.stopped = y->get_bool();
+      else
+        d.add(p + ".stopped", "expected true or false, got " + json_kind_name(*y));
+    }
+    if (auto* y = o->if_contains("interval"))
+      r.interval = d.duration(*y, p + ".interval", 1s, kWeek);
+    if (auto* y = o->if_contains("stall_after"))
+      r.stall_after = d.duration(*y, p + ".stall_after", 0s, 30 * 24h);
+    rules.push_back(std::move(r));
+  }
+}
+
+void decode_shard(Decoder& d, const json::value& v, ShardConfig& s) {
+  const auto* o = d.object(v, "shard", {"index", "count"});
+  if (!o) return;
+  std::optional<std::int64_t> index, count;
+  if (auto* y = o->if_contains("count")) count = d.positive_int(*y, "shard.count");
+  if (auto* y = o->if_contains("index")) {
+    if (y->is_int64() && y->get_int64() >= 0)
+      index = y->get_int64();
+    else if (y->is_uint64())
+      index = static_cast<std::int64_t>(std::min<std::uint64_t>(y->get_uint64(), 1u << 20));
+    else
+      d.add("shard.index", "expected an integer from 0, got " + json_kind_name(*y));
+  }
+  if (!index || !count) {
+    if (!o->contains("index") || !o->contains("count"))
+      d.add("shard", "set both \"index\" and \"count\"");
+    return;
+  }
+  if (*count > 1024) return d.add("shard.count", "must be at most 1024");
+  if (*index >= *count)
+    return d.add("shard.index", "must be less than shard.count (" + std::to_string(*count) + ")");
+  s = ShardConfig{static_cast<std::uint32_t>(*index), static_cast<std::uint32_t>(*count)};
 }
 
 void decode_listen(Decoder& d, const json::value& v, std::string& listen) {
@@ -669,10 +758,10 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
   Config cfg;
   Decoder d;
   // One decoder per top-level key; keys of later releases are refused, never ignored.
-  const auto* o = d.object(parsed.value(), "",
-                           {"api", "credentials", "poll", "jobs", "listen", "web", "alerts",
-                            "tasks", "log_level", "state_file", "state_save_interval"},
-                           {"discover", "discover_interval", "shard"});
+  const auto* o = d.object(
+      parsed.value(), "",
+      {"api", "credentials", "poll", "jobs", "listen", "web", "alerts", "tasks", "log_level",
+       "state_file", "state_save_interval", "discover", "discover_interval", "shard"});
   if (o) {
     if (auto* x = o->if_contains("api"))
       decode_api(d, *x, cfg.api);
@@ -681,6 +770,10 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
     if (auto* x = o->if_contains("credentials")) decode_credentials(d, *x, cfg.credentials);
     if (auto* x = o->if_contains("poll")) decode_poll(d, *x, cfg.poll);
     if (auto* x = o->if_contains("jobs")) decode_jobs(d, *x, cfg.jobs);
+    if (auto* x = o->if_contains("discover")) decode_discover(d, *x, cfg.discover);
+    if (auto* x = o->if_contains("discover_interval"))
+      if (auto t = d.duration(*x, "discover_interval", 1s, kWeek)) cfg.discover_interval = *t;
+    if (auto* x = o->if_contains("shard")) decode_shard(d, *x, cfg.shard);
     if (auto* x = o->if_contains("listen")) decode_listen(d, *x, cfg.listen);
     if (auto* x = o->if_contains("web")) decode_web(d, *x, cfg.web);
     if (auto* x = o->if_contains("alerts")) decode_alerts(d, *x, cfg.alerts);
@@ -694,9 +787,13 @@ Result<Config, std::vector<ConfigError>> parse_config(std::string_view text,
     if (auto* x = o->if_contains("state_save_interval"))
       if (auto t = d.duration(*x, "state_save_interval", 100ms, 1h)) cfg.state_save_interval = *t;
     if (!o->contains("jobs") && !o->contains("discover"))
-      d.add("", "no jobs to watch: set \"jobs\"");
-    else if (o->contains("jobs") && cfg.jobs.empty() && d.problems.empty())
+      d.add("", "no jobs to watch: set \"jobs\" or \"discover\"");
+    else if (o->contains("jobs") && cfg.jobs.empty() && !o->contains("discover") &&
+             d.problems.empty())
       d.add("jobs", "is empty: list at least one job");
+    else if (o->contains("discover") && cfg.discover.empty() && cfg.jobs.empty() &&
+             d.problems.empty())
+      d.add("discover", "is empty: add at least one entry");
   }
   JsonLocator loc(text);
   std::vector<ConfigError> errors;

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/discovery.hpp"
 #include "core/duration.hpp"
 #include "core/result.hpp"
 #include "core/types.hpp"
@@ -52,6 +53,7 @@ struct PollConfig {
   std::size_t max_in_flight = 8;   ///< API requests outstanding at once, over all jobs
   Millis pending_interval = 5min;  ///< jobs not started (INIT)
   Millis finished_interval = 0s;   ///< finished jobs, once confirmed (0: never; see README)
+  std::size_t page_size = 100;     ///< pageSize asked of list calls (the answer's is used)
 };
 
 /// One job to watch.
@@ -127,6 +129,9 @@ struct Config {
   CredentialsConfig credentials;
   PollConfig poll;
   std::vector<JobRef> jobs;
+  std::vector<DiscoverRule> discover;
+  Millis discover_interval = 5min;
+  ShardConfig shard;
   std::string listen = "127.0.0.1:9854";
   WebConfig web;
   AlertsConfig alerts;

@@ -19,6 +19,8 @@ struct TrackedJob {
   std::optional<Millis> stall_after;  ///< this job's JobStalled threshold, if its own
   std::optional<WallTime> tasks_attempted = {};  ///< the last check of its tasks began (this run)
   unsigned finished_seen = 0;  ///< successful polls in a row that found it DONE or FAILED
+  bool discovered = false;     ///< tracked because `discover` found it (not in `jobs`)
+  unsigned missing = 0;        ///< complete listings of its source in a row without it
 };
 
 /// What folding one result into the fleet changed.

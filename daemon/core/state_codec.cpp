@@ -232,6 +232,7 @@ std::string encode_state(const FleetState& state, WallTime written) {
                    {"polled", s.polled},
                    {"up", s.up},
                    {"consecutive_failures", s.consecutive_failures},
+                   {"discovered", t.discovered},
                    {"transitions", json::array(s.transitions.begin(), s.transitions.end())}};
     put_time(o, "last_success", s.last_success);
     put_time(o, "last_progress", s.last_progress);
@@ -310,6 +311,7 @@ Result<DecodedState> decode_state(std::string_view text) {
     t.state.polled = j.req<bool>("polled");
     t.state.up = j.req<bool>("up");
     t.state.consecutive_failures = j.req<std::uint64_t>("consecutive_failures");
+    t.discovered = j.opt<bool>("discovered").value_or(false);  // absent before discovery
     t.state.last_success = j.time("last_success");
     t.state.last_progress = j.time("last_progress");
     t.state.failing_since = j.time("failing_since");

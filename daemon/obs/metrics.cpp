@@ -398,6 +398,24 @@ struct Metrics::Impl {
           .Name("mmsmon_credentials_info")
           .Help("Where the credentials come from (source_type), always 1.")
           .Register(*registry);
+  pm::Counter& listings = pm::BuildCounter()
+                              .Name("mmsmon_discovery_listings_total")
+                              .Help("Listings of a data source's jobs (ListMmsJobs, all pages).")
+                              .Register(*registry)
+                              .Add({});
+  pm::Counter& listing_pages = pm::BuildCounter()
+                                   .Name("mmsmon_discovery_list_requests_total")
+                                   .Help("ListMmsJobs requests made for discovery.")
+                                   .Register(*registry)
+                                   .Add({});
+  pm::Counter& listing_anomalies =
+      pm::BuildCounter()
+          .Name("mmsmon_discovery_page_anomalies_total")
+          .Help(
+              "Odd pages met while listing jobs (total changed, repeated items, empty page, "
+              "pageSize 0, unreadable items).")
+          .Register(*registry)
+          .Add({});
   pm::Family<pm::Counter>& sink_sent = pm::BuildCounter()
                                            .Name("mmsmon_alert_sink_sent_total")
                                            .Help("Alerts an alert sink delivered (accepted by it).")
@@ -549,6 +567,12 @@ void Metrics::on_alert_log_write_failure() {
 void Metrics::set_alert_log_queue(std::size_t queued, std::uint64_t dropped) {
   impl_->alert_log_queue.Set(static_cast<double>(queued));
   impl_->alert_log_dropped.Set(static_cast<double>(dropped));
+}
+
+void Metrics::on_listing(std::int64_t requests, std::size_t anomalies) {
+  impl_->listings.Increment();
+  impl_->listing_pages.Increment(static_cast<double>(std::max<std::int64_t>(requests, 0)));
+  impl_->listing_anomalies.Increment(static_cast<double>(anomalies));
 }
 
 void Metrics::add_sink(const std::string& sink) {

@@ -31,6 +31,8 @@ class Metrics {
   /// An alert line could not be written when it was due; the lines waiting, and dropped.
   void on_alert_log_write_failure();
   void set_alert_log_queue(std::size_t queued, std::uint64_t dropped);
+  /// A listing of one data source's jobs for discovery: its requests, and odd pages.
+  void on_listing(std::int64_t requests, std::size_t anomalies);
   /// An alert sink's series exist from its start (0 until something happens).
   void add_sink(const std::string& sink);
   /// An alert sink: `kind` 0 sent `n`, 1 a failed request, 2 dropped `n`; `queued` waiting.
