@@ -329,6 +329,8 @@ struct Daemon::Impl {
     if (datasources_failing) log->info("discovery: the data sources are listed again");
     datasources_failing = false;
     datasources = std::move(r).value();
+    metrics.set_datasources(datasources);
+    emit(fleet.on_datasources(datasources, system_clock::now()));
   }
 
   Discoverer::Plan discovery_plan() const {

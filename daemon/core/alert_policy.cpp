@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <cstdio>
+#include <set>
 #include <sstream>
 
 namespace mmsmon {
@@ -32,6 +33,8 @@ std::string_view to_string(AlertName n) {
       return "JobEtaAtRisk";
     case AlertName::job_tasks_failed:
       return "JobTasksFailed";
+    case AlertName::datasource_agent_offline:
+      return "DataSourceAgentOffline";
     case AlertName::api_auth_failed:
       return "ApiAuthFailed";
     case AlertName::api_throttled:
@@ -81,6 +84,7 @@ bool is_condition(AlertName n) {
     case AlertName::job_stalled:
     case AlertName::job_eta_at_risk:
     case AlertName::job_tasks_failed:
+    case AlertName::datasource_agent_offline:
     case AlertName::api_auth_failed:
     case AlertName::api_throttled:
       return true;
@@ -155,7 +159,7 @@ std::string format_alert_json(const Alert& a) {
   o["severity"] = to_string(a.severity);
   if (a.job) {
     o["source_id"] = a.job->source.value;
-    o["job_id"] = a.job->job.value;
+    if (a.job->job != kSourceWide) o["job_id"] = a.job->job.value;
   }
   if (a.job_name) o["job_name"] = *a.job_name;
   o["summary"] = a.summary;
@@ -170,7 +174,7 @@ std::string format_alert_logfmt(const Alert& a) {
                     " severity=" + std::string(to_string(a.severity));
   if (a.job) {
     out += " source_id=" + std::to_string(a.job->source.value);
-    out += " job_id=" + std::to_string(a.job->job.value);
+    if (a.job->job != kSourceWide) out += " job_id=" + std::to_string(a.job->job.value);
   }
   if (a.job_name) out += " job_name=" + logfmt_value(*a.job_name);
   out += " summary=" + logfmt_value(a.summary);
@@ -624,6 +628,53 @@ std::vector<Alert> AlertPolicy::check_tasks(const JobState& st, WallTime now) {
     update(out, std::move(a));
   } else {
     fire(out, std::move(a));
+  }
+  return out;
+}
+
+std::vector<Alert> AlertPolicy::on_datasources(const std::vector<DataSource>& sources,
+                                               WallTime now) {
+  std::vector<Alert> out;
+  std::set<SourceId> listed;
+  auto alert = [&](SourceId id, const DataSource* d, AlertState state) {
+    Alert a = api_alert(AlertName::datasource_agent_offline, state, Severity::warning, now);
+    a.job = JobKey{id, kSourceWide};
+    std::string name =
+        d && d->name ? *d->name + " (" + std::to_string(id.value) + ")" : std::to_string(id.value);
+    if (d && d->name) a.facts.push_back({"source_name", *d->name});
+    if (d && d->type) a.facts.push_back({"source_type", *d->type});
+    if (d && d->region) a.facts.push_back({"region", *d->region});
+    if (d && d->err_msg && !d->err_msg->empty())
+      a.facts.push_back({"error", printable_excerpt(*d->err_msg, 400)});
+    a.summary = "The agent of data source " + name +
+                (state == AlertState::firing ? " is offline: its jobs cannot make progress."
+                 : d                         ? " is online again."
+                                             : " is gone from the list of data sources.");
+    return a;
+  };
+  for (const auto& d : sources) {
+    listed.insert(d.id);
+    if (!d.agent_online) continue;
+    bool firing = is_firing(AlertName::datasource_agent_offline, JobKey{d.id, kSourceWide});
+    if (!*d.agent_online && !firing) {
+      fire(out, alert(d.id, &d, AlertState::firing));
+    } else if (!*d.agent_online) {
+      keep_firing(AlertName::datasource_agent_offline, JobKey{d.id, kSourceWide});
+    } else if (firing) {
+      auto a = alert(d.id, &d, AlertState::resolved);
+      a.facts.push_back({"reason", std::string("online")});
+      resolve(out, std::move(a));
+    }
+  }
+  std::vector<SourceId> gone;
+  for (const auto& [k, c] : firing_)
+    if (k.first == AlertName::datasource_agent_offline && k.second &&
+        !listed.count(k.second->source))
+      gone.push_back(k.second->source);
+  for (auto id : gone) {
+    auto a = alert(id, nullptr, AlertState::resolved);
+    a.facts.push_back({"reason", std::string("gone")});
+    resolve(out, std::move(a), true);
   }
   return out;
 }

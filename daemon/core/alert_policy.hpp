@@ -14,6 +14,9 @@
 
 namespace mmsmon {
 
+/// The job id of a data source's own alerts (job ids are positive).
+inline constexpr JobId kSourceWide{0};
+
 /// The alerts mmsmon emits; `to_string` gives the names fixed by design.md (`JobStarted`,
 /// ...), so a misspelt alert does not compile.
 enum class AlertName {
@@ -28,6 +31,7 @@ enum class AlertName {
   job_stalled,
   job_eta_at_risk,
   job_tasks_failed,
+  datasource_agent_offline,
   api_auth_failed,
   api_throttled,
 };
@@ -126,6 +130,10 @@ class AlertPolicy {
   /// when none remains. Also called after every snapshot: a job that no longer runs
   /// (`st.tasks` empty) resolves it.
   std::vector<Alert> check_tasks(const JobState& st, WallTime now);
+  /// DataSourceAgentOffline from a listing of the data sources: fires for each whose
+  /// `agentIsOnline` is false, resolves when it is true again or the source is gone from a
+  /// listing. (A data source's conditions are keyed by JobKey{source, kSourceWide}.)
+  std::vector<Alert> on_datasources(const std::vector<DataSource>& sources, WallTime now);
   /// A job is no longer tracked: its firing alerts are resolved (at once, without hold).
   std::vector<Alert> on_untracked(const JobState& st, WallTime now);
   /// The passing of time, about once a second: reminders that are due, resolutions whose

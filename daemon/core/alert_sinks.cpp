@@ -39,6 +39,10 @@ std::string_view alert_description(AlertName n) {
       return "Tasks of a running job have failed; the job stays DOING until nothing runs, so "
              "this is the early warning. Read the named errors, fix the cause and retry the "
              "failed tasks in the MMS console.";
+    case AlertName::datasource_agent_offline:
+      return "The MMS agent of the data source is offline: none of its jobs can make progress. "
+             "Check the agent's host and process, its network path to the data source and to "
+             "MaxCompute, and its log.";
     case AlertName::api_auth_failed:
       return "The MMS API rejects mmsmon's credentials or permissions: no job is watched. Check "
              "the AccessKey or role and that its RAM policy allows odps:GetMmsJob, "
@@ -92,7 +96,7 @@ std::string alertmanager_alert_json(const Alert& a, WallTime starts, std::option
   labels["severity"] = to_string(a.severity);
   if (a.job) {
     labels["source_id"] = std::to_string(a.job->source.value);
-    labels["job_id"] = std::to_string(a.job->job.value);
+    if (a.job->job != kSourceWide) labels["job_id"] = std::to_string(a.job->job.value);
   }
   if (a.job_name) labels["job_name"] = *a.job_name;
   json::object ann;

@@ -290,6 +290,13 @@ Result<Page<DataSource>, ApiError> decode_list_data_sources(std::string_view bod
         d.status = r.string("status");
         d.agent_online = r.boolean("agentIsOnline");
         d.err_msg = r.string("errMsg");
+        d.tables_doing = r.count("tablesDoingNum");
+        d.tables_done = r.count("tablesDoneNum");
+        d.tables_failed = r.count("tablesFailedNum");
+        d.partitions_doing = r.count("partitionsDoingNum");
+        d.partitions_done = r.count("partitionsDoneNum");
+        d.partitions_failed = r.count("partitionsFailedNum");
+        d.scan_status = r.string("scanStatus");
         if (r.error) return Failure{std::move(*r.error)};
         if (!id) return Failure{path + ": missing \"id\""};
         d.id = SourceId{*id};

@@ -63,6 +63,10 @@ class Fleet {
   /// Folds a check of job `key`'s failed tasks (JobTasksFailed). Ignored for unknown keys
   /// and for a job no longer running (its snapshot since said so).
   std::vector<Alert> on_tasks(const JobKey& key, TaskFailures tasks);
+  /// A listing of the data sources (DataSourceAgentOffline).
+  std::vector<Alert> on_datasources(const std::vector<DataSource>& d, WallTime now) {
+    return policy_.on_datasources(d, now);
+  }
   /// Folds a failed poll of job `key`.
   FleetChange on_failure(const JobKey& key, const ApiError& error, WallTime now);
   /// Any API call's outcome, `err` when it failed (ApiAuthFailed).

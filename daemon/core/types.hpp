@@ -84,6 +84,10 @@ struct DataSource {
   std::optional<std::string> status;
   std::optional<bool> agent_online;
   std::optional<std::string> err_msg;
+  /// Tables and partitions by migration state: doing, done, failed.
+  std::optional<std::int64_t> tables_doing, tables_done, tables_failed;
+  std::optional<std::int64_t> partitions_doing, partitions_done, partitions_failed;
+  std::optional<std::string> scan_status;
 };
 
 /// A task (one table or batch of partitions) as listed by ListMmsTasks.

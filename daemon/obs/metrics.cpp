@@ -268,6 +268,76 @@ void render_data_age(std::string& out, const std::vector<const JobState*>& jobs,
   out += buf;
 }
 
+namespace {
+
+/// `"value"` with the exposition format's escapes.
+std::string label_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"')
+      out += '\\', out += c;
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+void render_datasource_metrics(std::string& out, const std::vector<DataSource>& sources) {
+  if (sources.empty()) return;
+  auto id = [](const DataSource& d) { return "source_id=\"" + std::to_string(d.id.value) + "\""; };
+  out +=
+      "# HELP mms_datasource_info A data source of MMS (ListMmsDataSources), always 1.\n"
+      "# TYPE mms_datasource_info gauge\n";
+  for (const auto& d : sources)
+    out += "mms_datasource_info{" + id(d) + ",name=\"" + label_value(d.name.value_or("")) +
+           "\",type=\"" + label_value(d.type.value_or("")) + "\",region=\"" +
+           label_value(d.region.value_or("")) + "\",status=\"" +
+           label_value(d.status.value_or("")) + "\"} 1\n";
+  bool any = false;
+  for (const auto& d : sources) {
+    if (!d.agent_online) continue;
+    if (!any)
+      out +=
+          "# HELP mms_datasource_agent_online 1 when the data source's MMS agent is online.\n"
+          "# TYPE mms_datasource_agent_online gauge\n";
+    any = true;
+    out += "mms_datasource_agent_online{" + id(d) + "} " + (*d.agent_online ? "1" : "0") + "\n";
+  }
+  auto by_state = [&](const char* name, const char* help, auto doing, auto done, auto failed) {
+    bool head = false;
+    for (const auto& d : sources)
+      for (auto [state, v] : {std::pair{"doing", d.*doing}, std::pair{"done", d.*done},
+                              std::pair{"failed", d.*failed}}) {
+        if (!v) continue;
+        if (!head)
+          out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n";
+        head = true;
+        out += std::string(name) + "{" + id(d) + ",state=\"" + state + "\"} " + std::to_string(*v) +
+               "\n";
+      }
+  };
+  by_state("mms_datasource_tables", "Tables of the data source by migration state.",
+           &DataSource::tables_doing, &DataSource::tables_done, &DataSource::tables_failed);
+  by_state("mms_datasource_partitions", "Partitions of the data source by migration state.",
+           &DataSource::partitions_doing, &DataSource::partitions_done,
+           &DataSource::partitions_failed);
+  any = false;
+  for (const auto& d : sources) {
+    if (!d.scan_status) continue;
+    if (!any)
+      out +=
+          "# HELP mms_datasource_scan_status The status of the data source's last metadata "
+          "scan, always 1.\n# TYPE mms_datasource_scan_status gauge\n";
+    any = true;
+    out += "mms_datasource_scan_status{" + id(d) + ",status=\"" + label_value(*d.scan_status) +
+           "\"} 1\n";
+  }
+}
+
 void render_process_metrics(std::string& out) {
   long ticks = sysconf(_SC_CLK_TCK);
   long page = sysconf(_SC_PAGESIZE);
@@ -320,6 +390,7 @@ void render_process_metrics(std::string& out) {
 }
 
 struct Metrics::Impl {
+  std::vector<DataSource> datasources;
   WallTime started = std::chrono::system_clock::now();
   std::shared_ptr<pm::Registry> registry = std::make_shared<pm::Registry>();
   pm::Family<pm::Counter>& requests = pm::BuildCounter()
@@ -569,6 +640,10 @@ void Metrics::set_alert_log_queue(std::size_t queued, std::uint64_t dropped) {
   impl_->alert_log_dropped.Set(static_cast<double>(dropped));
 }
 
+void Metrics::set_datasources(const std::vector<DataSource>& d) {
+  impl_->datasources = d;
+}
+
 void Metrics::on_listing(std::int64_t requests, std::size_t anomalies) {
   impl_->listings.Increment();
   impl_->listing_pages.Increment(static_cast<double>(std::max<std::int64_t>(requests, 0)));
@@ -615,6 +690,7 @@ std::string Metrics::render(const std::vector<const JobState*>& jobs) const {
   out.reserve(expected + expected / 16 + 65536);
   render_job_metrics(out, jobs);
   render_data_age(out, jobs, std::chrono::system_clock::now(), impl_->started);
+  render_datasource_metrics(out, impl_->datasources);
   std::ostringstream os;
   pm::TextSerializer().Serialize(os, impl_->registry->Collect());
   out += os.str();

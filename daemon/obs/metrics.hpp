@@ -31,6 +31,8 @@ class Metrics {
   /// An alert line could not be written when it was due; the lines waiting, and dropped.
   void on_alert_log_write_failure();
   void set_alert_log_queue(std::size_t queued, std::uint64_t dropped);
+  /// The data sources as last listed (mms_datasource_* series; those not given disappear).
+  void set_datasources(const std::vector<DataSource>& d);
   /// A listing of one data source's jobs for discovery: its requests, and odd pages.
   void on_listing(std::int64_t requests, std::size_t anomalies);
   /// An alert sink's series exist from its start (0 until something happens).
@@ -68,6 +70,8 @@ void render_job_metrics(std::string& out, const std::vector<const JobState*>& jo
 /// success, or `started` for a job without one).
 void render_data_age(std::string& out, const std::vector<const JobState*>& jobs, WallTime now,
                      WallTime started);
+/// Renders the mms_datasource_* families.
+void render_datasource_metrics(std::string& out, const std::vector<DataSource>& sources);
 /// Renders the standard process_* metrics of this process from /proc.
 void render_process_metrics(std::string& out);
 

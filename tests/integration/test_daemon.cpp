@@ -1583,3 +1583,26 @@ TEST_CASE("shard: two replicas split the discovered jobs, each job in exactly on
   CHECK(first.size() > 10);
   CHECK(second.size() > 10);
 }
+
+TEST_CASE("data source health: metrics, and DataSourceAgentOffline firing and resolved") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "orders", "task_num": 10}])",
+           .jobs = "[]",
+           .config = json::parse(R"({"discover": [{"source_id": 7}], "discover_interval": "1s"})")
+                         .as_object()});
+  w.wait("the data source's series", 20s, [&] {
+    return w.get("/metrics").body.find(R"(mms_datasource_agent_online{source_id="7"} 1)") !=
+           std::string::npos;
+  });
+  auto m = w.get("/metrics").body;
+  CHECK(m.find(R"(mms_datasource_info{source_id="7",name="source_7")") != std::string::npos);
+  CHECK(m.find(R"(mms_datasource_tables{source_id="7",state="done"})") != std::string::npos);
+  w.sim.admin("POST", "/admin/datasources", R"({"id": 7, "agent_online": false})");
+  auto a = w.tail->wait_for("DataSourceAgentOffline", "firing");
+  CHECK(a.at("source_id").as_int64() == 7);
+  CHECK_FALSE(a.contains("job_id"));
+  CHECK(metric(w.get("/metrics").body,
+               R"(mmsmon_alerts_firing{alert="DataSourceAgentOffline",severity="warning"})") == 1);
+  w.sim.admin("POST", "/admin/datasources", R"({"id": 7, "agent_online": true})");
+  auto r = w.tail->wait_for("DataSourceAgentOffline", "resolved");
+  CHECK(r.at("reason").as_string() == "online");
+}

@@ -575,7 +575,11 @@ json::array Model::data_sources_json(std::optional<std::int64_t> only) const {
                                {"errMsg", ""},
                                {"tablesDoneNum", done},
                                {"tablesFailedNum", failed},
-                               {"tablesDoingNum", doing}});
+                               {"tablesDoingNum", doing},
+                               {"partitionsDoneNum", 0},
+                               {"partitionsFailedNum", 0},
+                               {"partitionsDoingNum", 0},
+                               {"scanStatus", "DONE"}});
   }
   return all;
 }

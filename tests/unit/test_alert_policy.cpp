@@ -236,3 +236,34 @@ TEST_CASE("resolve_hold: untracking resolves at once") {
   CHECK(alert_names(f.policy.on_untracked(f.st, t0 + 1s)) ==
         std::vector<std::string>{"JobNotFound:resolved"});
 }
+
+TEST_CASE("DataSourceAgentOffline: fires per data source, resolves when online or gone") {
+  AlertPolicy p;
+  DataSource a, b;
+  a.id = SourceId{7};
+  a.name = "hive-warehouse";
+  a.agent_online = false;
+  b.id = SourceId{8};
+  b.agent_online = true;
+  auto fired = p.on_datasources({a, b}, t0);
+  REQUIRE(alert_names(fired) == std::vector<std::string>{"DataSourceAgentOffline:firing"});
+  CHECK(fired[0].job == JobKey{SourceId{7}, kSourceWide});
+  CHECK(fired[0].summary ==
+        "The agent of data source hive-warehouse (7) is offline: its jobs "
+        "cannot make progress.");
+  auto line = format_alert_json(fired[0]);
+  CHECK(line.find("\"source_id\":7") != std::string::npos);
+  CHECK(line.find("job_id") == std::string::npos);  // a data source's alert, not a job's
+  CHECK(p.on_datasources({a, b}, t0 + 1min).empty());
+  a.agent_online = true;
+  CHECK(alert_names(p.on_datasources({a, b}, t0 + 2min)) ==
+        std::vector<std::string>{"DataSourceAgentOffline:resolved"});
+  a.agent_online = false;
+  REQUIRE(p.on_datasources({a}, t0 + 3min).size() == 1);
+  auto gone = p.on_datasources({b}, t0 + 4min);
+  REQUIRE(alert_names(gone) == std::vector<std::string>{"DataSourceAgentOffline:resolved"});
+  CHECK(gone[0].summary.find("is gone") != std::string::npos);
+  DataSource unknown;  // agentIsOnline not given: nothing said
+  unknown.id = SourceId{9};
+  CHECK(p.on_datasources({unknown}, t0 + 5min).empty());
+}

@@ -139,3 +139,33 @@ TEST_CASE("mmsmon_job_data_age_seconds: every tracked job's data age, as a histo
   CHECK(out.find("mmsmon_job_data_age_seconds_sum 3303.000\n") != std::string::npos);
   CHECK(out.find("mmsmon_job_data_age_seconds_count 3\n") != std::string::npos);
 }
+
+TEST_CASE("data source families: info, agent, tables and partitions by state, scan status") {
+  DataSource d;
+  d.id = SourceId{7};
+  d.name = "hive \"prod\"";
+  d.type = "HIVE";
+  d.region = "cn-hangzhou";
+  d.agent_online = false;
+  d.tables_done = 40;
+  d.tables_failed = 2;
+  d.scan_status = "DONE";
+  std::string out;
+  render_datasource_metrics(out, {d});
+  CHECK(
+      out.find(
+          R"(mms_datasource_info{source_id="7",name="hive \"prod\"",type="HIVE",region="cn-hangzhou",status=""} 1)") !=
+      std::string::npos);
+  CHECK(out.find("mms_datasource_agent_online{source_id=\"7\"} 0\n") != std::string::npos);
+  CHECK(out.find("mms_datasource_tables{source_id=\"7\",state=\"done\"} 40\n") !=
+        std::string::npos);
+  CHECK(out.find("mms_datasource_tables{source_id=\"7\",state=\"failed\"} 2\n") !=
+        std::string::npos);
+  CHECK(out.find("state=\"doing\"") == std::string::npos);  // not given: absent
+  CHECK(out.find("mms_datasource_partitions") == std::string::npos);
+  CHECK(out.find("mms_datasource_scan_status{source_id=\"7\",status=\"DONE\"} 1\n") !=
+        std::string::npos);
+  std::string none;
+  render_datasource_metrics(none, {});
+  CHECK(none.empty());
+}
