@@ -102,6 +102,12 @@ struct Daemon::Impl {
   std::unique_ptr<Poller> poller;
   std::unique_ptr<TaskChecker> task_checker;
   std::unique_ptr<Discoverer> discoverer;
+  /// Refresh by pages: running jobs of sources where a ListMmsJobs?status=DOING listing costs
+  /// fewer requests than one GetMmsJob each are `covered` (out of the poller).
+  std::unique_ptr<Discoverer> refresher;
+  std::set<JobKey> covered;
+  std::map<SourceId, std::int64_t> doing_total;  ///< DOING jobs in the last listing
+  std::set<SourceId> refresh_failing;
   std::set<SourceId> listing_failing;  ///< sources whose last listing failed (logged once)
   bool task_checks_failing = false;
   std::unique_ptr<CredentialProvider> cred_provider;
@@ -407,6 +413,74 @@ struct Daemon::Impl {
       dirty = true;
     }
     emit(out);
+  }
+
+  /// The sources worth refreshing by pages: those with at least two tracked running jobs and
+  /// a DOING listing (as last seen) of fewer pages than that.
+  Discoverer::Plan refresh_plan() {
+    std::map<SourceId, std::int64_t> running;
+    for (const auto& [key, job] : fleet.jobs())
+      if (job.state.last && job.state.last->status == JobStatus::doing) ++running[key.source];
+    Discoverer::Plan p;
+    p.page_size = static_cast<std::int64_t>(cfg.poll.page_size);
+    p.interval = cfg.poll.interval;
+    for (auto [source, n] : running) {
+      if (!cfg.poll.page_refresh) break;
+      auto seen = doing_total.find(source);
+      std::int64_t pages =
+          seen == doing_total.end() ? 1 : (seen->second + p.page_size - 1) / p.page_size;
+      if (n >= 2 && std::max<std::int64_t>(pages, 1) < n) p.sources.insert(source);
+    }
+    // Sources no longer worth it: their covered jobs go back to their own polls.
+    std::vector<JobKey> back;
+    for (const auto& key : covered)
+      if (!p.sources.count(key.source) || !fleet.find(key)) back.push_back(key);
+    for (const auto& key : back)
+      uncover(key);
+    return p;
+  }
+
+  /// A covered job goes back to being polled on its own, at once (it confirms a change).
+  void uncover(const JobKey& key) {
+    covered.erase(key);
+    if (fleet.find(key)) poller->add(key, Millis{0});
+  }
+
+  /// A refresh listing: every tracked job in it is folded as a poll would be (and is covered:
+  /// not polled on its own); a covered job missing from it (finished, failed, gone) is polled
+  /// on its own at once, which confirms what became of it.
+  void on_refresh(Discoverer::SourceListing l) {
+    auto sid = l.source.value;
+    std::vector<JobKey> mine;
+    for (const auto& key : covered)
+      if (key.source == l.source) mine.push_back(key);
+    if (!l.jobs) {
+      if (refresh_failing.insert(l.source).second)
+        log->warn("refresh of data source {} by pages failed: {}; its jobs are polled one by one",
+                  sid, l.jobs.error().describe());
+      for (const auto& key : mine)
+        uncover(key);
+      return;
+    }
+    if (refresh_failing.erase(l.source))
+      log->info("refresh of data source {} by pages works again", sid);
+    for (const auto& n : l.notes)
+      log->debug("refresh: data source {}: {}", sid, n);
+    doing_total[l.source] = static_cast<std::int64_t>(l.jobs.value().size());
+    std::set<JobKey> present;
+    std::vector<Alert> out;
+    for (auto& job : l.jobs.value()) {
+      JobKey key = job.key;
+      if (!fleet.find(key)) continue;
+      present.insert(key);
+      auto ch = fleet.on_snapshot(key, std::move(job), l.fetched_at);
+      out.insert(out.end(), ch.alerts.begin(), ch.alerts.end());
+      if (covered.insert(key).second) poller->remove(key);
+    }
+    for (const auto& key : mine)
+      if (!present.count(key)) uncover(key);
+    emit(out);
+    dirty = true;
   }
 
   /// Running jobs whose failed tasks are due for a check (at most 100 a round), each marked
@@ -743,6 +817,7 @@ struct Daemon::Impl {
     if (server) server->stop();
     if (task_checker) task_checker->stop();
     if (discoverer) discoverer->stop();
+    if (refresher) refresher->stop();
     if (sinks) sinks->stop();
     auto grace =
         std::make_shared<asio::steady_timer>(io, std::min<Millis>(cfg.api.timeout, kStopGrace));
@@ -822,6 +897,15 @@ struct Daemon::Impl {
       metrics.on_poller_restart();
       log->critical("internal error in discovery: {}; restarting it", what);
     });
+    refresher = std::make_unique<Discoverer>(
+        io.get_executor(), *api.client, governor, *poller, [this] { return refresh_plan(); },
+        [](Result<std::vector<DataSource>, ApiError>) {},
+        [this](Discoverer::SourceListing l) { on_refresh(std::move(l)); },
+        Discoverer::Mode::refresh);
+    refresher->set_crash_observer([this](const std::string& what) {
+      metrics.on_poller_restart();
+      log->critical("internal error in the refresh by pages: {}; restarting it", what);
+    });
     load_state();
     std::set<JobKey> configured = jobs_kept(cfg);  // configured, and discovered ones still picked
     for (const auto& j : cfg.jobs) {
@@ -857,6 +941,7 @@ struct Daemon::Impl {
     asio::co_spawn(io, ticker(), report_crash("the pacing ticker", crash));
     task_checker->start();
     discoverer->start();
+    refresher->start();
     asio::co_spawn(io, housekeeping(), report_crash("the housekeeping loop", crash));
     // The config is loaded, the listener bound, the pollers started: tell systemd.
     notifier.ready(status_line());

@@ -54,6 +54,7 @@ struct PollConfig {
   Millis pending_interval = 5min;  ///< jobs not started (INIT)
   Millis finished_interval = 0s;   ///< finished jobs, once confirmed (0: never; see README)
   std::size_t page_size = 100;     ///< pageSize asked of list calls (the answer's is used)
+  bool page_refresh = true;        ///< refresh running jobs by ListMmsJobs pages when cheaper
 };
 
 /// One job to watch.

@@ -35,6 +35,9 @@ FleetChange Fleet::on_snapshot(const JobKey& key, Job snapshot, WallTime now) {
   auto* j = find(key);
   if (!j) return ch;
   JobState& st = j->state;
+  // A snapshot older than the one folded last (a page read before a poll that came back
+  // first) would undo what is known: dropped.
+  if (st.last_success && now < *st.last_success) return ch;
   record_progress(st.progress, st.last ? &*st.last : nullptr, snapshot, now, tp_);
   ch.events = observe_snapshot(st, std::move(snapshot), now);
   bool finished = st.last->status == JobStatus::done || st.last->status == JobStatus::failed;

@@ -57,8 +57,8 @@ class Fleet {
   /// Keeps only the jobs in `keep` (removing the others as remove() does).
   std::vector<Alert> retain(const std::set<JobKey>& keep, WallTime now);
 
-  /// Folds a successful poll of job `key`. Unknown keys (a job removed while its poll was
-  /// under way) change nothing.
+  /// Folds a successful poll of job `key`, as of `now`. Unknown keys (a job removed while its
+  /// poll was under way) and snapshots older than the last one folded change nothing.
   FleetChange on_snapshot(const JobKey& key, Job snapshot, WallTime now);
   /// Folds a check of job `key`'s failed tasks (JobTasksFailed). Ignored for unknown keys
   /// and for a job no longer running (its snapshot since said so).

@@ -17,8 +17,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct Discoverer::Impl {
   Impl(asio::any_io_executor e, MmsClient& c, ThrottleGovernor& g, Poller& p, PlanFn pl,
-       OnSources os, OnListing ol)
-      : timer(e),
+       OnSources os, OnListing ol, Mode m)
+      : mode(m),
+        timer(e),
         client(c),
         governor(g),
         poller(p),
@@ -26,6 +27,7 @@ struct Discoverer::Impl {
         on_sources(std::move(os)),
         on_listing(std::move(ol)) {}
 
+  Mode mode;
   asio::steady_timer timer;
   MmsClient& client;
   ThrottleGovernor& governor;
@@ -45,7 +47,8 @@ struct Discoverer::Impl {
 
   /// A slot and a go from the budget and the governor; false when stopping.
   awaitable<bool> paced(Slot& slot) {
-    while (!governor.try_take_budget(steady_clock::now())) {
+    // Refreshing running jobs is as urgent as polling them; discovery yields.
+    while (mode == Mode::discover && !governor.try_take_budget(steady_clock::now())) {
       timer.expires_after(governor.budget_retry(steady_clock::now()));
       co_await timer.async_wait(use_tuple);
       if (stopping) co_return false;
@@ -82,13 +85,14 @@ struct Discoverer::Impl {
   /// One source's jobs; nullopt when stopping.
   awaitable<std::optional<SourceListing>> list_jobs(SourceId source, std::int64_t size) {
     PageWalk walk(size);
-    SourceListing out{source, std::vector<Job>{}, false, {}, 0};
+    SourceListing out{source, std::vector<Job>{}, false, {}, 0, std::chrono::system_clock::now()};
     for (;;) {
       Slot slot;
       if (!co_await paced(slot)) co_return std::nullopt;
       ListJobsQuery q;
       q.page_num = walk.next_page();
       q.page_size = walk.page_size();
+      if (mode == Mode::refresh) q.status = "DOING";
       auto r = co_await client.list_jobs(source, q);
       ++out.requests;
       if (!r) {
@@ -118,12 +122,15 @@ struct Discoverer::Impl {
         if (stopping) break;
         continue;
       }
-      auto listed = co_await list_sources(p.page_size);
-      if (!listed || stopping) break;
-      if (*listed && p.all_sources)
-        for (const auto& d : listed->value())
-          sources.insert(d.id);
-      on_sources(std::move(*listed));
+      if (mode == Mode::discover) {
+        auto listed = co_await list_sources(p.page_size);
+        if (!listed || stopping) break;
+        if (*listed && p.all_sources)
+          for (const auto& d : listed->value())
+            sources.insert(d.id);
+        on_sources(std::move(*listed));
+      }
+      auto round = steady_clock::now();
       for (const auto& s : sources) {
         auto l = co_await list_jobs(s, p.page_size);
         if (!l || stopping) co_return;
@@ -134,7 +141,7 @@ struct Discoverer::Impl {
         continue;
       }
       sleeping = true;
-      timer.expires_after(p.interval);
+      timer.expires_at(round + p.interval);  // a round every interval, however long it took
       co_await timer.async_wait(use_tuple);
       sleeping = false;
       kicked = false;
@@ -162,9 +169,10 @@ struct Discoverer::Impl {
 };
 
 Discoverer::Discoverer(asio::any_io_executor ex, MmsClient& client, ThrottleGovernor& governor,
-                       Poller& poller, PlanFn plan, OnSources on_sources, OnListing on_listing)
+                       Poller& poller, PlanFn plan, OnSources on_sources, OnListing on_listing,
+                       Mode mode)
     : impl_(std::make_shared<Impl>(std::move(ex), client, governor, poller, std::move(plan),
-                                   std::move(on_sources), std::move(on_listing))) {}
+                                   std::move(on_sources), std::move(on_listing), mode)) {}
 
 Discoverer::~Discoverer() {
   stop();

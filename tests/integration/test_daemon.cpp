@@ -146,16 +146,20 @@ struct World {
   explicit World(const WorldOptions& o) : sim(creds_scenario(o.sim_jobs)) {
     alerts_path = (dir.path / "alerts.log").string();
     tail = std::make_unique<AlertTail>(alerts_path);
-    json::object cfg{{"api", {{"endpoint", sim.url()}, {"timeout", "2s"}}},
-                     {"poll", {{"interval", "1s"}, {"jitter", 0}, {"pending_interval", "1s"}}},
-                     {"jobs", json::parse(o.jobs)},
-                     {"listen", "127.0.0.1:0"},
-                     {"alerts",
-                      {{"file", alerts_path},
-                       {"unreachable_after", "2s"},
-                       {"throttled_after", "2s"},
-                       {"resolve_hold", "0s"}}},
-                     {"log_level", "debug"}};
+    json::object cfg{
+        {"api", {{"endpoint", sim.url()}, {"timeout", "2s"}}},
+        // Per-job polling unless a test asks for refresh by pages: the fault
+        // tests aim faults at each job's GetMmsJob.
+        {"poll",
+         {{"interval", "1s"}, {"jitter", 0}, {"pending_interval", "1s"}, {"page_refresh", false}}},
+        {"jobs", json::parse(o.jobs)},
+        {"listen", "127.0.0.1:0"},
+        {"alerts",
+         {{"file", alerts_path},
+          {"unreachable_after", "2s"},
+          {"throttled_after", "2s"},
+          {"resolve_hold", "0s"}}},
+        {"log_level", "debug"}};
     merge(cfg, o.config);
     for (const auto& f : o.sim_faults)
       sim.admin("POST", "/admin/faults", f);
@@ -1605,4 +1609,40 @@ TEST_CASE("data source health: metrics, and DataSourceAgentOffline firing and re
   w.sim.admin("POST", "/admin/datasources", R"({"id": 7, "agent_online": true})");
   auto r = w.tail->wait_for("DataSourceAgentOffline", "resolved");
   CHECK(r.at("reason").as_string() == "online");
+}
+
+TEST_CASE(
+    "refresh by pages: 1,000 running jobs cost about ceil(1000 / page size) requests an interval") {
+  auto [jobs, refs] = numbered_jobs(1000);
+  World w({.sim_jobs = jobs,
+           .jobs = refs,
+           .config = json::parse(R"({"poll": {"interval": "2s", "page_refresh": true,
+                                              "page_size": 100, "max_in_flight": 16}})")
+                         .as_object()});
+  auto by_action = [&](const char* a) {
+    auto s = w.sim.admin("GET", "/admin/stats");
+    const auto* v = s.at("by_action").as_object().if_contains(a);
+    return v ? v->as_int64() : 0;
+  };
+  // The first interval polls each job once; then the pages take over.
+  w.wait("refresh by pages", 30s, [&] { return by_action("ListMmsJobs") >= 20; });
+  auto get0 = by_action("GetMmsJob"), list0 = by_action("ListMmsJobs");
+  w.wait("three more refreshes", 30s, [&] { return by_action("ListMmsJobs") >= list0 + 30; });
+  auto gets = by_action("GetMmsJob") - get0, lists = by_action("ListMmsJobs") - list0;
+  CHECK(gets <= 20);  // not one per job and interval
+  CHECK(lists >= 30);
+  // A change to one job shows within an interval or two.
+  w.sim.admin("POST", "/admin/jobs", R"({"source_id": 7, "job_id": 500, "task_done": 7})");
+  w.wait("the change in /metrics", 10s, [&] {
+    return w.get("/metrics").body.find(R"(mms_job_tasks_done{source_id="7",job_id="500"} 7)") !=
+           std::string::npos;
+  });
+  // A job that finishes leaves the DOING pages: a GetMmsJob confirms it, JobSucceeded once.
+  w.sim.admin("POST", "/admin/jobs",
+              R"({"source_id": 7, "job_id": 600, "status": "DONE", "task_done": 10})");
+  auto done = w.tail->wait_for("JobSucceeded", "", 600);
+  CHECK(done.at("from").as_string() == "DOING");
+  w.wait("two more refreshes", 20s, [&] { return by_action("ListMmsJobs") >= lists + list0 + 20; });
+  CHECK(count_lines(file_text(w.alerts_path), "\"JobSucceeded\"") == 1);
+  CHECK(count_lines(file_text(w.alerts_path), "\"JobStarted\"") == 0);  // no stale page undid it
 }

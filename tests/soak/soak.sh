@@ -25,7 +25,7 @@ trap 'stop_children; rm -rf "$work"' EXIT
 start_with_port sim_port mms-sim "$work/sim.log" "$sim" --scenario "$work/scenario.json"
 {
   echo "{\"api\": {\"endpoint\": \"http://127.0.0.1:$sim_port\", \"timeout\": \"1s\", \"max_response_bytes\": 1048576},"
-  echo " \"poll\": {\"interval\": \"5s\", \"jitter\": 0.1, \"max_in_flight\": 16},"
+  echo " \"poll\": {\"interval\": \"5s\", \"jitter\": 0.1, \"max_in_flight\": 16, \"page_refresh\": false},"
   echo " \"listen\": \"127.0.0.1:0\", \"log_level\": \"warn\","
   echo " \"alerts\": {\"file\": \"$work/alerts.log\", \"unreachable_after\": \"3s\", \"throttled_after\": \"3s\", \"resolve_hold\": \"2s\"},"
   echo " \"jobs\": ["
