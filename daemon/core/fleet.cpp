@@ -2,6 +2,10 @@
 
 namespace mmsmon {
 
+namespace {
+constexpr auto kStaleWindow = std::chrono::minutes(5);
+}  // namespace
+
 bool Fleet::add(const JobKey& key, Millis interval, std::optional<Millis> stall_after) {
   auto [it, inserted] = jobs_.try_emplace(key);
   if (inserted) it->second.state.key = key;
@@ -36,8 +40,10 @@ FleetChange Fleet::on_snapshot(const JobKey& key, Job snapshot, WallTime now) {
   if (!j) return ch;
   JobState& st = j->state;
   // A snapshot older than the one folded last (a page read before a poll that came back
-  // first) would undo what is known: dropped.
-  if (st.last_success && now < *st.last_success) return ch;
+  // first) would undo what is known: dropped. (By a few minutes at most: a wall clock set
+  // back further must not freeze the job.)
+  if (st.last_success && now < *st.last_success && *st.last_success - now < kStaleWindow)
+    return ch;
   record_progress(st.progress, st.last ? &*st.last : nullptr, snapshot, now, tp_);
   ch.events = observe_snapshot(st, std::move(snapshot), now);
   bool finished = st.last->status == JobStatus::done || st.last->status == JobStatus::failed;

@@ -161,3 +161,17 @@ TEST_CASE("fleet: a restart does not reset the stall clock") {
   REQUIRE(a.size() == 1);
   CHECK(a[0].name == AlertName::job_stalled);
 }
+
+TEST_CASE("fleet: a snapshot older than the last one folded is dropped, unless the clock went far back") {
+  Fleet f;
+  f.add(kKey, 60s);
+  f.on_snapshot(kKey, snap(JobStatus::doing, 5, 10), t0);
+  f.on_snapshot(kKey, snap(JobStatus::done, 10, 10), t0 + 10s);
+  // A page read at t0 + 5 s that says DOING arrives after the poll that said DONE.
+  auto stale = f.on_snapshot(kKey, snap(JobStatus::doing, 6, 10), t0 + 5s);
+  CHECK(stale.alerts.empty());
+  CHECK(f.find(kKey)->state.last->status == JobStatus::done);
+  // The wall clock set back an hour: snapshots are taken again.
+  f.on_snapshot(kKey, snap(JobStatus::done, 10, 10), t0 - 1h);
+  CHECK(f.find(kKey)->state.last_success == t0 - 1h);
+}
