@@ -109,6 +109,7 @@ struct Daemon::Impl {
   std::map<SourceId, std::int64_t> doing_total;  ///< DOING jobs in the last listing
   std::set<SourceId> refresh_failing;
   std::set<SourceId> listing_failing;  ///< sources whose last listing failed (logged once)
+  std::set<JobKey> retired;            ///< discovered jobs withdrawn after finished_retention
   bool task_checks_failing = false;
   std::unique_ptr<CredentialProvider> cred_provider;
   bool cred_failing = false;
@@ -381,6 +382,11 @@ struct Daemon::Impl {
       }
       const DiscoverRule* rule = matching_rule(cfg.discover, job);
       if (!rule || !in_shard(key, cfg.shard)) continue;
+      bool finished = job.status == JobStatus::done || job.status == JobStatus::failed;
+      if (retired.count(key)) {
+        if (finished) continue;  // still finished: stays withdrawn
+        retired.erase(key);      // restarted: tracked again
+      }
       Millis interval = rule->interval.value_or(cfg.poll.interval);
       fleet.add(key, interval, rule->stall_after);
       fleet.find(key)->discovered = true;
@@ -394,6 +400,20 @@ struct Daemon::Impl {
       ++added;
     }
     std::size_t withdrawn = 0;
+    // Discovered jobs finished for longer than finished_retention are withdrawn.
+    std::vector<JobKey> old;
+    for (const auto& [key, job] : fleet.jobs())
+      if (job.discovered && key.source == l.source && job.finished_since &&
+          now - *job.finished_since >= cfg.poll.finished_retention)
+        old.push_back(key);
+    for (const auto& key : old) {
+      poller->remove(key);
+      covered.erase(key);
+      auto a = fleet.remove(key, now);
+      out.insert(out.end(), a.begin(), a.end());
+      retired.insert(key);
+      ++withdrawn;
+    }
     if (l.complete) {
       std::vector<JobKey> gone;
       for (auto& [key, job] : fleet.jobs())

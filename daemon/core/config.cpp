@@ -321,10 +321,10 @@ void decode_credentials(Decoder& d, const json::value& v, CredentialsConfig& c) 
 }
 
 void decode_poll(Decoder& d, const json::value& v, PollConfig& poll) {
-  const auto* o = d.object(v, "poll",
-                           {"interval", "jitter", "max_in_flight", "pending_interval",
-                            "finished_interval", "page_size", "page_refresh"},
-                           {"finished_retention"});
+  const auto* o =
+      d.object(v, "poll",
+               {"interval", "jitter", "max_in_flight", "pending_interval", "finished_interval",
+                "page_size", "page_refresh", "finished_retention"});
   if (!o) return;
   if (auto* y = o->if_contains("max_in_flight"))
     if (auto n = d.positive_int(*y, "poll.max_in_flight")) {
@@ -335,6 +335,9 @@ void decode_poll(Decoder& d, const json::value& v, PollConfig& poll) {
     }
   if (auto* y = o->if_contains("interval"))
     if (auto t = d.duration(*y, "poll.interval", 1s, kWeek)) poll.interval = *t;
+  if (auto* y = o->if_contains("finished_retention"))
+    if (auto t = d.duration(*y, "poll.finished_retention", 1s, 365 * 24h))
+      poll.finished_retention = *t;
   if (auto* y = o->if_contains("page_refresh")) {
     if (y->is_bool())
       poll.page_refresh = y->get_bool();

@@ -49,12 +49,13 @@ struct CredentialsConfig {
 
 struct PollConfig {
   Millis interval = 60s;
-  double jitter = 0.1;             ///< 0..1, fraction of the interval
-  std::size_t max_in_flight = 8;   ///< API requests outstanding at once, over all jobs
-  Millis pending_interval = 5min;  ///< jobs not started (INIT)
-  Millis finished_interval = 0s;   ///< finished jobs, once confirmed (0: never; see README)
-  std::size_t page_size = 100;     ///< pageSize asked of list calls (the answer's is used)
-  bool page_refresh = true;        ///< refresh running jobs by ListMmsJobs pages when cheaper
+  double jitter = 0.1;              ///< 0..1, fraction of the interval
+  std::size_t max_in_flight = 8;    ///< API requests outstanding at once, over all jobs
+  Millis pending_interval = 5min;   ///< jobs not started (INIT)
+  Millis finished_interval = 0s;    ///< finished jobs, once confirmed (0: never; see README)
+  std::size_t page_size = 100;      ///< pageSize asked of list calls (the answer's is used)
+  bool page_refresh = true;         ///< refresh running jobs by ListMmsJobs pages when cheaper
+  Millis finished_retention = 24h;  ///< discovered finished jobs are withdrawn after this
 };
 
 /// One job to watch.

@@ -42,12 +42,15 @@ FleetChange Fleet::on_snapshot(const JobKey& key, Job snapshot, WallTime now) {
   // A snapshot older than the one folded last (a page read before a poll that came back
   // first) would undo what is known: dropped. (By a few minutes at most: a wall clock set
   // back further must not freeze the job.)
-  if (st.last_success && now < *st.last_success && *st.last_success - now < kStaleWindow)
-    return ch;
+  if (st.last_success && now < *st.last_success && *st.last_success - now < kStaleWindow) return ch;
   record_progress(st.progress, st.last ? &*st.last : nullptr, snapshot, now, tp_);
   ch.events = observe_snapshot(st, std::move(snapshot), now);
   bool finished = st.last->status == JobStatus::done || st.last->status == JobStatus::failed;
   j->finished_seen = finished ? std::min(j->finished_seen + 1, 1000u) : 0;
+  if (!finished)
+    j->finished_since.reset();
+  else if (!j->finished_since)
+    j->finished_since = now;
   st.throughput = estimate_throughput(st.progress, tp_);
   st.projected_completion = project_completion(st.progress, st.last->task_num, st.throughput);
   ch.alerts = policy_.on_snapshot(st, ch.events, now);

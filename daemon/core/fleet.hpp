@@ -21,6 +21,7 @@ struct TrackedJob {
   unsigned finished_seen = 0;  ///< successful polls in a row that found it DONE or FAILED
   bool discovered = false;     ///< tracked because `discover` found it (not in `jobs`)
   unsigned missing = 0;        ///< complete listings of its source in a row without it
+  std::optional<WallTime> finished_since = {};  ///< first seen DONE/FAILED (this run)
 };
 
 /// What folding one result into the fleet changed.

@@ -1646,3 +1646,27 @@ TEST_CASE(
   CHECK(count_lines(file_text(w.alerts_path), "\"JobSucceeded\"") == 1);
   CHECK(count_lines(file_text(w.alerts_path), "\"JobStarted\"") == 0);  // no stale page undid it
 }
+
+TEST_CASE(
+    "poll.finished_retention: a discovered job finished that long is withdrawn, and found again if "
+    "restarted") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "a", "status": "DONE",
+                           "task_num": 10, "task_done": 10},
+                          {"source_id": 7, "job_id": 2, "name": "b", "task_num": 10}])",
+           .jobs = "[]",
+           .config = json::parse(R"({"discover": [{"source_id": 7}], "discover_interval": "1s",
+                                     "poll": {"finished_retention": "2s"}})")
+                         .as_object()});
+  using Keys = std::set<std::pair<std::int64_t, std::int64_t>>;
+  w.wait("both jobs found", 20s, [&] { return tracked(w) == Keys{{7, 1}, {7, 2}}; });
+  w.wait("the finished one withdrawn", 20s, [&] { return tracked(w) == Keys{{7, 2}}; });
+  auto lists = [&] {
+    return w.sim.admin("GET", "/admin/stats").at("by_action").at("ListMmsJobs").as_int64();
+  };
+  auto l0 = lists();
+  w.wait("two more listings", 20s, [&] { return lists() >= l0 + 2; });
+  CHECK(tracked(w) == Keys{{7, 2}});  // not found again while it stays finished
+  w.sim.admin("POST", "/admin/jobs",
+              R"({"source_id": 7, "job_id": 1, "status": "DOING", "task_done": 5})");
+  w.wait("the restarted job found again", 20s, [&] { return tracked(w) == Keys{{7, 1}, {7, 2}}; });
+}

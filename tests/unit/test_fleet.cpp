@@ -162,7 +162,8 @@ TEST_CASE("fleet: a restart does not reset the stall clock") {
   CHECK(a[0].name == AlertName::job_stalled);
 }
 
-TEST_CASE("fleet: a snapshot older than the last one folded is dropped, unless the clock went far back") {
+TEST_CASE(
+    "fleet: a snapshot older than the last one folded is dropped, unless the clock went far back") {
   Fleet f;
   f.add(kKey, 60s);
   f.on_snapshot(kKey, snap(JobStatus::doing, 5, 10), t0);

@@ -86,6 +86,7 @@ TEST_CASE("every default README states is the default of the code") {
       {"alerts.sinks[].min_severity", [] { return SinkConfig{}.min_severity; }},
       {"alerts.sinks[].queue_size", [] { return std::to_string(SinkConfig{}.queue_size); }},
       {"discover_interval", [&] { return format_duration(c.discover_interval); }},
+      {"poll.finished_retention", [&] { return format_duration(c.poll.finished_retention); }},
       {"poll.page_refresh", [&] { return c.poll.page_refresh ? "true" : "false"; }},
       {"poll.page_size", [&] { return std::to_string(c.poll.page_size); }},
       {"tasks.interval", [&] { return format_duration(c.tasks.interval); }},
