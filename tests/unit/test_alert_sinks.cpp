@@ -84,6 +84,14 @@ TEST_CASE("README's alert catalog has each alert's description, word for word") 
   }
 }
 
+TEST_CASE("the shipped Prometheus rules describe DataSourceAgentOffline in the same words") {
+  std::ifstream in(MMSMON_SOURCE_DIR "/deploy/prometheus/mmsmon-rules.yml");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  CHECK(ss.str().find(std::string(alert_description(AlertName::datasource_agent_offline))) !=
+        std::string::npos);
+}
+
 TEST_CASE("alerts.sinks: decoded with defaults, and every problem named") {
   auto ok = parse_config(R"({"api": {"region": "x"}, "jobs": [{"source_id": 1, "job_id": 2}],
     "alerts": {"sinks": [{"type": "alertmanager", "url": "http://127.0.0.1:9093"},
