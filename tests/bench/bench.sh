@@ -27,6 +27,7 @@ start_with_port sim_port mms-sim "$work/sim.log" "$build/tests/mms-sim" --scenar
   echo "{\"api\": {\"endpoint\": \"http://127.0.0.1:$sim_port\", \"timeout\": \"5s\"},"
   echo " \"poll\": {\"interval\": \"${interval}s\", \"jitter\": 0.1, \"max_in_flight\": 16, \"page_refresh\": false},"
   echo " \"listen\": \"127.0.0.1:0\", \"alerts\": {\"file\": \"$work/alerts.log\"}, \"log_level\": \"warn\","
+  echo " \"tasks\": {\"interval\": \"0s\"},"  # polls alone: task checks have a cost of their own
   echo " \"jobs\": ["
   job_refs 1 "$jobs"
   echo "]}"
