@@ -40,6 +40,12 @@ check "the unit is installed" test -f /usr/lib/systemd/system/mmsmon.service
 check "logrotate's file is installed" test -f /etc/logrotate.d/mmsmon
 check "the config is mode 0640" test "$(stat -c %a /etc/mmsmon/mmsmon.json)" = 640
 check "the scrape config is in /usr/share/mmsmon" test -f /usr/share/mmsmon/prometheus/prometheus.yml
+check "promtool accepts the installed scrape config with the installed rules" \
+  promtool check config /usr/share/mmsmon/prometheus/prometheus.yml
+check "the Grafana dashboard and its provisioning are installed" \
+  test -f /usr/share/mmsmon/grafana/mmsmon.json -a -f /usr/share/mmsmon/grafana/provisioning/mmsmon.yml
+check "amtool accepts the installed Alertmanager example" \
+  amtool check-config /usr/share/mmsmon/alertmanager/alertmanager.yml
 ALIBABA_CLOUD_ACCESS_KEY_ID=deb-id ALIBABA_CLOUD_ACCESS_KEY_SECRET=deb-secret \
   /usr/bin/mmsmon --config /etc/mmsmon/mmsmon.json --check-config >"$work/out" 2>&1
 check "--check-config accepts the installed example" test $? -eq 0

@@ -45,6 +45,7 @@ ALIBABA_CLOUD_ACCESS_KEY_ID=prom-id ALIBABA_CLOUD_ACCESS_KEY_SECRET=prom-secret 
 # The shipped scrape configs, pointed at these two and scraping every second.
 sed -e "s/localhost:9854/127.0.0.1:$mmsmon_port/" -e "s/scrape_interval: 30s/scrape_interval: 1s/" \
     -e "s/scrape_timeout: 10s/scrape_timeout: 1s/" -e "s/evaluation_interval: 30s/evaluation_interval: 1s/" \
+    -e "s#/usr/share/mmsmon/prometheus/#$src/deploy/prometheus/#" \
     "$src/deploy/prometheus/prometheus.yml" >"$work/prometheus.yml"
 sed -e "s/localhost:9854/127.0.0.1:$tls_port/" -e "s/job_name: mmsmon/job_name: mmsmon-tls/" \
     -e "s/scrape_interval: 30s/scrape_interval: 1s/" -e "s/scrape_timeout: 10s/scrape_timeout: 1s/" \
