@@ -515,7 +515,7 @@ struct Daemon::Impl {
       if (job.tasks_attempted && now - *job.tasks_attempted < cfg.tasks.interval) continue;
       out.push_back({key, st.tasks});
       fleet.find(key)->tasks_attempted = now;
-      if (out.size() == 100) break;
+      if (out.size() == 1000) break;
     }
     return out;
   }

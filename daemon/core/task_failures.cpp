@@ -106,4 +106,65 @@ std::string clean_log_text(std::string_view s, std::size_t max_bytes) {
   return out;
 }
 
+bool sweep_pays(std::size_t jobs, std::int64_t pages_needed) {
+  return jobs >= 2 && pages_needed < static_cast<std::int64_t>(3 * jobs);
+}
+
+FailedTaskSweep::FailedTaskSweep(const std::vector<JobId>& jobs) {
+  for (auto j : jobs)
+    found_[j];
+}
+
+std::optional<std::pair<TaskPhase, std::int64_t>> FailedTaskSweep::next() const {
+  if (done_) return std::nullopt;
+  return std::pair{kTaskPhases[phase_], page_};
+}
+
+void FailedTaskSweep::end_phase() {
+  ++phase_;
+  page_ = 1;
+  total_.reset();
+  seen_ = 0;
+  ids_.clear();
+  if (phase_ == kTaskPhases.size()) done_ = true;
+}
+
+void FailedTaskSweep::add(std::int64_t total, const std::vector<Task>& items) {
+  if (done_) return;
+  auto stop = [&] {
+    complete_ = false;
+    done_ = true;
+  };
+  total = std::max<std::int64_t>(total, 0);
+  totals_[phase_] = std::max(totals_[phase_], total);
+  if (total_ && *total_ != total) return stop();  // the listing moved under us
+  total_ = total;
+  const TaskPhase phase = kTaskPhases[phase_];
+  for (const auto& t : items) {
+    if (!t.job_id) return stop();  // cannot say whose it is
+    if (!ids_.insert(t.id).second) continue;
+    ++seen_;
+    auto it = found_.find(JobId{*t.job_id});
+    if (it == found_.end()) continue;  // a job not asked about (finished, not tracked)
+    TaskFailures& f = it->second;
+    ++f.failed[static_cast<std::size_t>(phase)];
+    if (f.first.size() < kTasksNamed) f.first.push_back(failed_task_info(t, phase));
+  }
+  if (seen_ >= total) return end_phase();
+  if (items.empty() || page_ >= kMaxPages) return stop();
+  ++page_;
+}
+
+std::int64_t FailedTaskSweep::pages_needed() const {
+  std::int64_t n = 0;
+  for (auto t : totals_)
+    n += std::max<std::int64_t>(1, (std::max<std::int64_t>(t, 0) + kPageSize - 1) / kPageSize);
+  return n;
+}
+
+std::map<JobId, TaskFailures> FailedTaskSweep::result() const {
+  if (!complete()) return {};
+  return found_;
+}
+
 }  // namespace mmsmon

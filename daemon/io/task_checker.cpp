@@ -1,5 +1,7 @@
 #include "io/task_checker.hpp"
 
+#include <map>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -55,9 +57,25 @@ struct TaskChecker::Impl {
     co_return !stopping;
   }
 
+  /// Reads the logs of the named tasks whose error is not known from the previous check;
+  /// false when stopping. A failed log read leaves that error empty.
+  awaitable<bool> fill_errors(const DueJob& job, TaskFailures& out) {
+    for (auto& f : out.first) {
+      if (job.previous)
+        for (const auto& p : job.previous->first)
+          if (p.id == f.id && p.phase == f.phase && p.retries == f.retries) f.error = p.error;
+      if (!f.error.empty()) continue;
+      Slot slot;
+      if (!co_await paced(slot)) co_return false;
+      auto log = co_await client.list_task_logs(job.key.source, f.id);
+      if (log) f.error = latest_error(*log);
+    }
+    co_return true;
+  }
+
+  /// One job on its own: ListMmsTasks with its job id, once per failed status.
   awaitable<std::optional<Result<TaskFailures, ApiError>>> check(const DueJob& job) {
     TaskFailures out;
-    std::vector<Task> named;
     for (auto phase : kTaskPhases) {
       Slot slot;
       if (!co_await paced(slot)) co_return std::nullopt;
@@ -74,26 +92,75 @@ struct TaskChecker::Impl {
       for (const auto& t : page->items) {
         if (t.job_id && *t.job_id != job.key.job.value) continue;  // not ours: ignored
         ++listed;
-        if (named.size() < kTasksNamed) {
-          named.push_back(t);
-          out.first.push_back(failed_task_info(t, phase));
-        }
+        if (out.first.size() < kTasksNamed) out.first.push_back(failed_task_info(t, phase));
       }
       out.failed[static_cast<std::size_t>(phase)] = std::max(n, listed);
     }
-    for (std::size_t i = 0; i < out.first.size(); ++i) {
-      auto& f = out.first[i];
-      if (job.previous)
-        for (const auto& p : job.previous->first)
-          if (p.id == f.id && p.phase == f.phase && p.retries == f.retries) f.error = p.error;
-      if (!f.error.empty()) continue;
-      Slot slot;
-      if (!co_await paced(slot)) co_return std::nullopt;
-      auto log = co_await client.list_task_logs(job.key.source, f.id);
-      if (log) f.error = latest_error(*log);
-    }
+    if (!co_await fill_errors(job, out)) co_return std::nullopt;
     out.checked = system_clock::now();
     co_return Result<TaskFailures, ApiError>(std::move(out));
+  }
+
+  /// Requests a sweep of each data source is expected to take (from its last sweep).
+  std::map<SourceId, std::int64_t> sweep_cost;
+
+  /// All failed tasks of `source` at once (FailedTaskSweep); nullopt when stopping, an
+  /// empty map when the sweep could not attribute every task (then each job is checked on
+  /// its own).
+  using Swept = Result<std::map<JobId, TaskFailures>, ApiError>;
+  awaitable<std::optional<Swept>> sweep(SourceId source, const std::vector<JobId>& jobs) {
+    FailedTaskSweep s(jobs);
+    while (auto step = s.next()) {
+      Slot slot;
+      if (!co_await paced(slot)) co_return std::nullopt;
+      ListTasksQuery q;
+      q.status = std::string(failed_status_of(step->first));
+      q.page_num = step->second;
+      q.page_size = FailedTaskSweep::kPageSize;
+      auto page = co_await client.list_tasks(source, q);
+      if (!page) co_return Swept(Failure{page.error()});
+      s.add(page->total, page->items);
+    }
+    // An incomplete sweep is not tried again until it would pay for more jobs than now.
+    sweep_cost[source] =
+        s.complete()
+            ? s.pages_needed()
+            : std::max<std::int64_t>(s.pages_needed(), 3 * static_cast<std::int64_t>(jobs.size()));
+    co_return Swept(s.result());
+  }
+
+  /// Checks `jobs` (all of one data source): by one sweep when it pays, else one by one.
+  /// False when stopping.
+  awaitable<bool> check_source(SourceId source, const std::vector<DueJob>& jobs) {
+    auto cost = sweep_cost.find(source);
+    if (sweep_pays(jobs.size(), cost == sweep_cost.end() ? 3 : cost->second)) {
+      std::vector<JobId> ids;
+      for (const auto& j : jobs)
+        ids.push_back(j.key.job);
+      auto r = co_await sweep(source, ids);
+      if (!r || stopping) co_return false;
+      if (!*r) {
+        for (const auto& j : jobs)
+          on_result(j.key, Failure{r->error()});
+        co_return true;
+      }
+      auto found = std::move(*r).value();
+      if (!found.empty()) {
+        for (const auto& j : jobs) {
+          TaskFailures f = std::move(found[j.key.job]);
+          if (!co_await fill_errors(j, f) || stopping) co_return false;
+          f.checked = system_clock::now();
+          on_result(j.key, std::move(f));
+        }
+        co_return true;
+      }
+    }
+    for (const auto& j : jobs) {
+      auto r = co_await check(j);
+      if (!r || stopping) co_return false;
+      on_result(j.key, std::move(*r));
+    }
+    co_return true;
   }
 
   /// Runs the loop; one that throws is reported and started again (after its 1 s wait).
@@ -117,11 +184,11 @@ struct TaskChecker::Impl {
       timer.expires_after(std::chrono::seconds(1));
       co_await timer.async_wait(use_tuple);
       if (stopping) break;
-      for (const auto& job : due()) {
-        auto r = co_await check(job);
-        if (!r || stopping) break;
-        on_result(job.key, std::move(*r));
-      }
+      std::map<SourceId, std::vector<DueJob>> by_source;
+      for (auto& job : due())
+        by_source[job.key.source].push_back(std::move(job));
+      for (const auto& [source, jobs] : by_source)
+        if (!co_await check_source(source, jobs)) break;
     }
   }
 };

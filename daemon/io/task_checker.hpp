@@ -18,11 +18,14 @@ class MmsClient;
 class Poller;
 
 /// Checks the failed tasks of running jobs: once a second it asks `due` which jobs need a
-/// check, and checks them one after the other (one request at a time, each holding one of
-/// the poller's in-flight slots and paced by the throttle governor): ListMmsTasks per failed status
-/// (`total` counts them, the first page names the first few), then ListMmsTaskLogs for named tasks
-/// not seen before. Results go to `on_result`. A failed log read leaves that task's error text
-/// empty; a failed task query fails the check.
+/// check, and checks them one request at a time, each holding one of the poller's in-flight
+/// slots and paced by the throttle governor. The jobs of one data source are checked by one
+/// sweep of its failed tasks (ListMmsTasks per failed status without a job id, paged) when
+/// that takes fewer requests than checking them one by one (ListMmsTasks per failed status
+/// with the job id: `total` counts them, the first page names the first few), and one by one
+/// otherwise or when the sweep cannot attribute every task. Then ListMmsTaskLogs for named
+/// tasks not seen before. Results go to `on_result`. A failed log read leaves that task's
+/// error text empty; a failed task query fails the check (of every job of the sweep).
 class TaskChecker {
  public:
   /// The jobs due for a check now, with what the previous check found (to reuse its logs).

@@ -1404,6 +1404,61 @@ TEST_CASE("throughput, projected completion, and JobEtaAtRisk for a job behind i
   CHECK(count_lines(file_text(w.alerts_path), "\"JobEtaAtRisk\"") == 1);
 }
 
+TEST_CASE("task checks: one sweep of a data source's failed tasks serves all its running jobs") {
+  // Source 7: 20 running jobs, jobs 3 and 5 with failed tasks; source 8: one running job,
+  // checked on its own (a sweep would not pay).
+  std::string jobs = "[", refs = "[";
+  for (int i = 1; i <= 20; ++i) {
+    std::string key = R"({"source_id": 7, "job_id": )" + std::to_string(i);
+    std::string failed = i == 3   ? R"([{"at": 10, "table": "a", "msg": "boom"},
+                                         {"at": 11, "table": "b", "status": "SCHEMA_FAILED"}])"
+                         : i == 5 ? R"([{"at": 20, "table": "c", "msg": "quota"}])"
+                                  : "[]";
+    jobs += key + R"(, "status": "DOING", "task_num": 100, "task_done": 50, "failed_tasks": )" +
+            failed + "},";
+    refs += key + "},";
+  }
+  jobs += R"({"source_id": 8, "job_id": 1, "status": "DOING", "task_num": 100, "task_done": 50,
+             "failed_tasks": [{"at": 5, "table": "d", "msg": "lost"}]}])";
+  refs += R"({"source_id": 8, "job_id": 1}])";
+  World w({.sim_jobs = jobs, .jobs = refs, .config = {{"tasks", {{"interval", "1s"}}}}});
+  auto a3 = w.tail->wait_for("JobTasksFailed", "firing", 3);
+  CHECK(a3.at("failed_tasks").as_int64() == 2);
+  CHECK(a3.at("failed_schema").as_int64() == 1);
+  CHECK(a3.at("failed_data").as_int64() == 1);
+  CHECK(a3.at("task1_error").as_string().empty() == false);
+  auto a5 = w.tail->wait_for("JobTasksFailed", "firing", 5);
+  CHECK(a5.at("failed_tasks").as_int64() == 1);
+  CHECK(a5.at("task1_error").as_string() == "quota");
+  auto a8 = w.tail->wait_for("JobTasksFailed", "firing", 1);
+  CHECK(a8.at("source_id").as_int64() == 8);
+  CHECK(a8.at("task1_error").as_string() == "lost");
+  // Every job has been checked; now count what a few rounds of checks cost.
+  w.wait("every job's first check", 20s, [&] {
+    auto m = w.get("/metrics").body;
+    return m.find(R"(mms_job_tasks_failed{source_id="7",job_id="20")") != std::string::npos &&
+           m.find(R"(mms_job_tasks_failed{source_id="8",job_id="1")") != std::string::npos;
+  });
+  auto m = w.get("/metrics").body;
+  CHECK(metric(m, R"(mms_job_tasks_failed{source_id="7",job_id="3",phase="schema"})") == 1);
+  CHECK(metric(m, R"(mms_job_tasks_failed{source_id="7",job_id="3",phase="data"})") == 1);
+  CHECK(metric(m, R"(mms_job_tasks_failed{source_id="7",job_id="4",phase="data"})") == 0);
+  CHECK(metric(m, R"(mms_job_tasks_failed{source_id="8",job_id="1",phase="data"})") == 1);
+  auto tasks = [&] {
+    return w.sim.admin("GET", "/admin/stats").at("by_action").at("ListMmsTasks").as_int64();
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  auto before = tasks();
+  w.wait_requests(150);
+  auto spent = tasks() - before;
+  auto rounds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() + 2;
+  // A round: 3 requests for source 7's sweep and 3 for source 8's job; checking each of the
+  // 21 jobs on its own would take 63.
+  CHECK(spent > 0);
+  CHECK(static_cast<double>(spent) <= 6 * rounds);
+  CHECK(count_lines(file_text(w.alerts_path), "\"JobTasksFailed\"") == 3);
+}
+
 TEST_CASE(
     "JobTasksFailed: failed tasks of a running job, named with their error, updated once, resolved "
     "after a retry") {

@@ -134,3 +134,102 @@ TEST_CASE("JobTasksFailed: a restart neither repeats nor updates for the same fa
   CHECK(alert_names(g.on_tasks(kKey, failures(0, 3, 0, t0 + 1h + 2min))) ==
         std::vector<std::string>{"JobTasksFailed:firing"});
 }
+
+namespace {
+
+/// `n` failed tasks of job `job` (ids from `first_id`), or of no job when `job` is 0.
+std::vector<Task> failed_tasks(std::int64_t job, std::int64_t n, std::int64_t first_id,
+                               const char* status = "DATA_FAILED") {
+  std::vector<Task> out;
+  for (std::int64_t i = 0; i < n; ++i) {
+    Task t;
+    t.id = first_id + i;
+    if (job) t.job_id = job;
+    t.src_db = "db";
+    t.src_table = "t" + std::to_string(first_id + i);
+    t.status = status;
+    out.push_back(t);
+  }
+  return out;
+}
+
+std::vector<Task> concat(std::vector<Task> a, const std::vector<Task>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("a sweep of a data source's failed tasks pays from two running jobs on") {
+  CHECK_FALSE(sweep_pays(0, 3));
+  CHECK_FALSE(sweep_pays(1, 3));  // one job: three requests either way
+  CHECK(sweep_pays(2, 3));
+  CHECK(sweep_pays(2, 5));
+  CHECK_FALSE(sweep_pays(2, 6));  // a backlog of old failures makes it dearer than 3 a job
+  CHECK(sweep_pays(100, 52));
+}
+
+TEST_CASE("a sweep pages through each failed status and gives each job what is its") {
+  FailedTaskSweep s({JobId{1}, JobId{2}, JobId{3}});
+  using Step = std::pair<TaskPhase, std::int64_t>;
+  REQUIRE(s.next() == Step{TaskPhase::schema, 1});
+  s.add(0, {});
+  REQUIRE(s.next() == Step{TaskPhase::data, 1});
+  // Job 9 is not asked about (finished or not tracked): its tasks count toward the total.
+  s.add(150, concat(failed_tasks(1, 60, 1000), failed_tasks(9, 40, 2000)));
+  REQUIRE(s.next() == Step{TaskPhase::data, 2});
+  s.add(150, failed_tasks(2, 50, 3000));
+  REQUIRE(s.next() == Step{TaskPhase::verification, 1});
+  s.add(1, failed_tasks(1, 1, 4000, "VERIFICATION_FAILED"));
+  CHECK_FALSE(s.next());
+  REQUIRE(s.complete());
+  CHECK(s.pages_needed() == 4);
+  auto r = s.result();
+  REQUIRE(r.size() == 3);
+  CHECK(r[JobId{1}].failed == std::array<std::int64_t, 3>{0, 60, 1});
+  REQUIRE(r[JobId{1}].first.size() == kTasksNamed);
+  CHECK(r[JobId{1}].first[0].id == 1000);
+  CHECK(r[JobId{1}].first[0].phase == TaskPhase::data);
+  CHECK(r[JobId{1}].first[0].source_table == "db.t1000");
+  CHECK(r[JobId{2}].failed == std::array<std::int64_t, 3>{0, 50, 0});
+  CHECK(r[JobId{3}].total() == 0);
+  CHECK(r[JobId{3}].first.empty());
+}
+
+TEST_CASE("a sweep that cannot be sure of every job's count says nothing") {
+  SUBCASE("an item without a job id") {
+    FailedTaskSweep s({JobId{1}, JobId{2}});
+    s.add(0, {});
+    s.add(3, concat(failed_tasks(1, 2, 1), failed_tasks(0, 1, 5)));
+    CHECK_FALSE(s.next());
+    CHECK_FALSE(s.complete());
+    CHECK(s.result().empty());
+  }
+  SUBCASE("total changes between pages") {
+    FailedTaskSweep s({JobId{1}, JobId{2}});
+    s.add(0, {});
+    s.add(150, failed_tasks(1, 100, 1));
+    s.add(151, failed_tasks(2, 51, 200));
+    CHECK_FALSE(s.complete());
+  }
+  SUBCASE("an empty page before total is reached, after a repeated item") {
+    FailedTaskSweep s({JobId{1}, JobId{2}});
+    s.add(0, {});
+    s.add(101, failed_tasks(1, 100, 1));
+    s.add(101, failed_tasks(1, 1, 100));  // the last item of page 1 again: the pages shifted
+    REQUIRE(s.next());
+    s.add(101, {});
+    CHECK_FALSE(s.complete());
+  }
+  SUBCASE("more pages than kMaxPages: the cost is known for the next choice") {
+    FailedTaskSweep s({JobId{1}, JobId{2}});
+    s.add(0, {});
+    std::int64_t requests = 1;
+    for (std::int64_t page = 1; s.next(); ++page, ++requests)
+      s.add(5000, failed_tasks(1, FailedTaskSweep::kPageSize, page * 1000));
+    CHECK(requests == 1 + FailedTaskSweep::kMaxPages);
+    CHECK_FALSE(s.complete());
+    CHECK(s.pages_needed() == 1 + 50 + 1);
+    CHECK_FALSE(sweep_pays(2, s.pages_needed()));
+  }
+}
