@@ -38,30 +38,10 @@ struct Discoverer::Impl {
   std::function<void(const std::string&)> on_crash;
   bool stopping = false, kicked = false, sleeping = false;
 
-  struct Slot {
-    Poller* poller = nullptr;
-    ~Slot() {
-      if (poller) poller->release_slot();
-    }
-  };
-
-  /// A slot and a go from the budget and the governor; false when stopping.
-  awaitable<bool> paced(Slot& slot) {
-    // Refreshing running jobs is as urgent as polling them; discovery yields.
-    while (mode == Mode::discover && !governor.try_take_budget(steady_clock::now())) {
-      timer.expires_after(governor.budget_retry(steady_clock::now()));
-      co_await timer.async_wait(use_tuple);
-      if (stopping) co_return false;
-    }
-    if (!co_await poller.acquire_slot(timer)) co_return false;
-    slot.poller = &poller;
-    if (stopping) co_return false;
-    auto at = governor.reserve(steady_clock::now());
-    if (at > steady_clock::now()) {
-      timer.expires_at(at);
-      co_await timer.async_wait(use_tuple);
-    }
-    co_return !stopping;
+  /// A slot and a go from the budget and the governor; false when stopping. Refreshing
+  /// running jobs is as urgent as polling them; discovery yields.
+  awaitable<bool> paced(Poller::Slot& slot) {
+    return poller.paced(timer, slot, mode == Mode::discover, stopping);
   }
 
   /// Every data source, page by page; nullopt when stopping.
@@ -70,7 +50,7 @@ struct Discoverer::Impl {
     std::vector<DataSource> all;
     std::set<std::int64_t> seen;
     for (std::int64_t page = 1; page <= 1000; ++page) {
-      Slot slot;
+      Poller::Slot slot;
       if (!co_await paced(slot)) co_return std::nullopt;
       auto r = co_await client.list_data_sources(page, size);
       if (!r) co_return Result<std::vector<DataSource>, ApiError>(Failure{r.error()});
@@ -87,7 +67,7 @@ struct Discoverer::Impl {
     PageWalk walk(size);
     SourceListing out{source, std::vector<Job>{}, false, {}, 0, std::chrono::system_clock::now()};
     for (;;) {
-      Slot slot;
+      Poller::Slot slot;
       if (!co_await paced(slot)) co_return std::nullopt;
       ListJobsQuery q;
       q.page_num = walk.next_page();

@@ -278,6 +278,29 @@ void Poller::release_slot() {
   impl_->release_slot();
 }
 
+Poller::Slot::~Slot() {
+  if (poller_) poller_->release_slot();
+}
+
+awaitable<bool> Poller::paced(asio::steady_timer& timer, Slot& slot, bool yield,
+                              const bool& stopping) {
+  ThrottleGovernor& governor = impl_->governor;
+  while (yield && !governor.try_take_budget(steady_clock::now())) {
+    timer.expires_after(governor.budget_retry(steady_clock::now()));
+    co_await timer.async_wait(use_tuple);
+    if (stopping) co_return false;
+  }
+  if (!co_await acquire_slot(timer)) co_return false;
+  slot.poller_ = this;
+  if (stopping) co_return false;
+  auto at = governor.reserve(steady_clock::now());
+  if (at > steady_clock::now()) {
+    timer.expires_at(at);
+    co_await timer.async_wait(use_tuple);
+  }
+  co_return !stopping;
+}
+
 std::size_t Poller::running() const {
   return impl_->running;
 }

@@ -61,6 +61,25 @@ class Poller {
   /// A slot acquired must be given back with release_slot().
   boost::asio::awaitable<bool> acquire_slot(boost::asio::steady_timer& timer);
   void release_slot();
+
+  /// A slot held for a request other than a poll; given back when it goes out of scope.
+  class Slot {
+   public:
+    Slot() = default;
+    ~Slot();
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+
+   private:
+    friend class Poller;
+    Poller* poller_ = nullptr;
+  };
+  /// Everything a request other than a poll waits for, on the caller's `timer`: when
+  /// `yield` (it is less urgent than polls of running jobs), a free token of the request
+  /// budget; then a slot (held in `slot`); then the throttle governor's go. False when
+  /// `stopping` turned true meanwhile or the poller stops.
+  boost::asio::awaitable<bool> paced(boost::asio::steady_timer& timer, Slot& slot, bool yield,
+                                     const bool& stopping);
   /// Stops every job's poller; `on_idle` runs once the last one has ended and no slot is
   /// held any more (at once if none is running).
   void stop(std::function<void()> on_idle);

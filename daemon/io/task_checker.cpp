@@ -30,32 +30,9 @@ struct TaskChecker::Impl {
   std::function<void(const std::string&)> on_crash;
   bool stopping = false;
 
-  /// One of the poller's in-flight slots, given back on every path.
-  struct Slot {
-    Poller* poller = nullptr;
-    ~Slot() {
-      if (poller) poller->release_slot();
-    }
-  };
-
-  /// Waits for a slot and the governor's go; false when stopping.
-  awaitable<bool> paced(Slot& slot) {
-    // Task checks yield to polls of running jobs when the request budget is short.
-    while (!governor.try_take_budget(steady_clock::now())) {
-      timer.expires_after(governor.budget_retry(steady_clock::now()));
-      co_await timer.async_wait(use_tuple);
-      if (stopping) co_return false;
-    }
-    if (!co_await poller.acquire_slot(timer)) co_return false;
-    slot.poller = &poller;
-    if (stopping) co_return false;
-    auto at = governor.reserve(steady_clock::now());
-    if (at > steady_clock::now()) {
-      timer.expires_at(at);
-      co_await timer.async_wait(use_tuple);
-    }
-    co_return !stopping;
-  }
+  /// A slot and a go from the budget and the governor (task checks yield to polls of
+  /// running jobs when the budget is short); false when stopping.
+  awaitable<bool> paced(Poller::Slot& slot) { return poller.paced(timer, slot, true, stopping); }
 
   /// Reads the logs of the named tasks whose error is not known from the previous check;
   /// false when stopping. A failed log read leaves that error empty.
@@ -65,7 +42,7 @@ struct TaskChecker::Impl {
         for (const auto& p : job.previous->first)
           if (p.id == f.id && p.phase == f.phase && p.retries == f.retries) f.error = p.error;
       if (!f.error.empty()) continue;
-      Slot slot;
+      Poller::Slot slot;
       if (!co_await paced(slot)) co_return false;
       auto log = co_await client.list_task_logs(job.key.source, f.id);
       if (log) f.error = latest_error(*log);
@@ -77,7 +54,7 @@ struct TaskChecker::Impl {
   awaitable<std::optional<Result<TaskFailures, ApiError>>> check(const DueJob& job) {
     TaskFailures out;
     for (auto phase : kTaskPhases) {
-      Slot slot;
+      Poller::Slot slot;
       if (!co_await paced(slot)) co_return std::nullopt;
       ListTasksQuery q;
       q.job_id = job.key.job.value;
@@ -111,7 +88,7 @@ struct TaskChecker::Impl {
   awaitable<std::optional<Swept>> sweep(SourceId source, const std::vector<JobId>& jobs) {
     FailedTaskSweep s(jobs);
     while (auto step = s.next()) {
-      Slot slot;
+      Poller::Slot slot;
       if (!co_await paced(slot)) co_return std::nullopt;
       ListTasksQuery q;
       q.status = std::string(failed_status_of(step->first));
