@@ -354,10 +354,26 @@ struct Daemon::Impl {
   /// A listing of one source's jobs: jobs `discover` picks (in this shard) and not tracked
   /// yet start being tracked, their page snapshot as the baseline; discovered jobs missing
   /// from two complete listings in a row are withdrawn (their alerts resolve as untracked).
+  /// Kinds of odd pages already said at warn, as "what/source/note without its digits".
+  std::set<std::string> page_notes_said;
+  /// Odd pages: said at warn once per data source and kind, at debug after (all counted).
+  void say_page_notes(std::string_view what, SourceId source,
+                      const std::vector<std::string>& notes) {
+    for (const auto& n : notes) {
+      std::string kind = std::string(what) + "/" + std::to_string(source.value) + "/";
+      for (char c : n)
+        if (c < '0' || c > '9') kind += c;
+      if (page_notes_said.insert(kind).second)
+        log->warn("{}: data source {}: {} (said once for this data source and kind of odd page)",
+                  what, source.value, n);
+      else
+        log->debug("{}: data source {}: {}", what, source.value, n);
+    }
+  }
+
   void on_listing(Discoverer::SourceListing l) {
     auto sid = l.source.value;
-    for (const auto& n : l.notes)
-      log->warn("discovery: data source {}: {}", sid, n);
+    say_page_notes("discovery", l.source, l.notes);
     metrics.on_listing(l.requests, l.notes.size());
     if (!l.jobs) {
       if (listing_failing.insert(l.source).second)
@@ -484,8 +500,7 @@ struct Daemon::Impl {
     }
     if (refresh_failing.erase(l.source))
       log->info("refresh of data source {} by pages works again", sid);
-    for (const auto& n : l.notes)
-      log->debug("refresh: data source {}: {}", sid, n);
+    say_page_notes("refresh", l.source, l.notes);
     doing_total[l.source] = static_cast<std::int64_t>(l.jobs.value().size());
     std::set<JobKey> present;
     std::vector<Alert> out;
