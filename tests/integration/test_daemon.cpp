@@ -1643,6 +1643,23 @@ TEST_CASE("shard: two replicas split the discovered jobs, each job in exactly on
   CHECK(second.size() > 10);
 }
 
+TEST_CASE("discover: an odd page is logged once per data source and kind, and counted each time") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "orders", "task_num": 10},
+                          {"source_id": 7, "job_id": 2, "name": "users",
+                           "raw": {"id": 2, "sourceId": 7, "name": "users", "taskNum": "lots"}}])",
+           .jobs = "[]",
+           .config = json::parse(R"({"discover": [{"source_id": 7}], "discover_interval": "1s"})")
+                         .as_object()});
+  w.wait("four listings", 20s,
+         [&] { return metric(w.get("/metrics").body, "mmsmon_discovery_listings_total") >= 4; });
+  CHECK(metric(w.get("/metrics").body, "mmsmon_discovery_page_anomalies_total") >= 4);
+  // At warn once (said so), at debug after that.
+  auto log = w.daemon_log();
+  CHECK(count_lines(log, "an item could not be read") >= 4);
+  CHECK(count_lines(log, "said once for this data source and kind of odd page") == 1);
+  CHECK(tracked(w).count({7, 1}) == 1);
+}
+
 TEST_CASE("data source health: metrics, and DataSourceAgentOffline firing and resolved") {
   World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "orders", "task_num": 10}])",
            .jobs = "[]",
