@@ -240,8 +240,6 @@ struct Daemon::Impl {
     };
     auto made = AlertSinks::create(io.get_executor(), c.alerts.sinks, generator_url(c), obs);
     if (!made) return Failure{made.error()};
-    for (const auto& name : (*made)->names())
-      metrics.add_sink(name);
     std::vector<Alert> firing;
     for (const auto& f : fleet.firing())
       firing.push_back(f.as_alert());
@@ -656,6 +654,7 @@ struct Daemon::Impl {
           log->warn("alert sinks replaced by the reload: {} alerts not yet delivered are dropped",
                     lost);
       sinks = std::move(new_sinks);
+      metrics.set_sinks(sinks ? sinks->names() : std::vector<std::string>{});
     }
     (*al)->take_queue_from(*alert_log);
     alert_log = std::move(al).value();
@@ -956,6 +955,7 @@ struct Daemon::Impl {
       return 1;
     }
     sinks = std::move(made).value();
+    if (sinks) metrics.set_sinks(sinks->names());
     metrics.config_loaded(system_clock::now());
 
     log->info(

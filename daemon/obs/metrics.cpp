@@ -14,6 +14,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "version.hpp"
@@ -537,6 +538,7 @@ struct Metrics::Impl {
   pm::Gauge& reload_ok_g = reload_ok.Add({});
   pm::Gauge& reload_ts_g = reload_ts.Add({});
 
+  std::set<std::string> sinks;  ///< the alert sinks in use (set_sinks)
   std::size_t last_render_size = 0;
 
   struct PerAction {
@@ -650,15 +652,28 @@ void Metrics::on_listing(std::int64_t requests, std::size_t anomalies) {
   impl_->listing_anomalies.Increment(static_cast<double>(anomalies));
 }
 
-void Metrics::add_sink(const std::string& sink) {
-  pm::Labels l{{"sink", sink}};
-  impl_->sink_sent.Add(l);
-  impl_->sink_failures.Add(l);
-  impl_->sink_dropped.Add(l);
-  impl_->sink_queue.Add(l);
+void Metrics::set_sinks(const std::vector<std::string>& sinks) {
+  std::set<std::string> next(sinks.begin(), sinks.end());
+  for (const auto& old : impl_->sinks) {
+    if (next.count(old)) continue;
+    pm::Labels l{{"sink", old}};
+    impl_->sink_sent.Remove(&impl_->sink_sent.Add(l));
+    impl_->sink_failures.Remove(&impl_->sink_failures.Add(l));
+    impl_->sink_dropped.Remove(&impl_->sink_dropped.Add(l));
+    impl_->sink_queue.Remove(&impl_->sink_queue.Add(l));
+  }
+  for (const auto& name : next) {
+    pm::Labels l{{"sink", name}};
+    impl_->sink_sent.Add(l);
+    impl_->sink_failures.Add(l);
+    impl_->sink_dropped.Add(l);
+    impl_->sink_queue.Add(l);
+  }
+  impl_->sinks = std::move(next);
 }
 
 void Metrics::on_sink(const std::string& sink, int kind, std::size_t n, std::size_t queued) {
+  if (!impl_->sinks.count(sink)) return;  // a sink replaced by a reload, still draining
   pm::Labels l{{"sink", sink}};
   if (kind == 0 && n)
     impl_->sink_sent.Add(l).Increment(static_cast<double>(n));

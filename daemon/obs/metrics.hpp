@@ -35,8 +35,9 @@ class Metrics {
   void set_datasources(const std::vector<DataSource>& d);
   /// A listing of one data source's jobs for discovery: its requests, and odd pages.
   void on_listing(std::int64_t requests, std::size_t anomalies);
-  /// An alert sink's series exist from its start (0 until something happens).
-  void add_sink(const std::string& sink);
+  /// The alert sinks in use: their series exist from now (0 until something happens); those
+  /// of sinks no longer in use are removed, and what such a sink still reports is ignored.
+  void set_sinks(const std::vector<std::string>& sinks);
   /// An alert sink: `kind` 0 sent `n`, 1 a failed request, 2 dropped `n`; `queued` waiting.
   void on_sink(const std::string& sink, int kind, std::size_t n, std::size_t queued);
   /// A request to the HTTP server was refused for a missing or wrong user or password.

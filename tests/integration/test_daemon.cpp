@@ -1660,6 +1660,30 @@ TEST_CASE("discover: an odd page is logged once per data source and kind, and co
   CHECK(tracked(w).count({7, 1}) == 1);
 }
 
+TEST_CASE("alert sinks: a reload that replaces a sink replaces its series") {
+  World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "orders", "task_num": 10}])",
+           .jobs = R"([{"source_id": 7, "job_id": 1}])",
+           .config = json::parse(R"({"alerts": {"sinks": [{"type": "webhook", "name": "old",
+                                      "url": "http://127.0.0.1:1/hook"}]}})")
+                         .as_object()});
+  auto has = [&](const std::string& sink) {
+    return w.get("/metrics").body.find("mmsmon_alert_sink_queue_length{sink=\"" + sink + "\"}") !=
+           std::string::npos;
+  };
+  CHECK(has("old"));
+  w.rewrite_config([](json::object& c) {
+    c["alerts"].as_object()["sinks"] =
+        json::parse(R"([{"type": "webhook", "name": "new", "url": "http://127.0.0.1:1/other"}])");
+  });
+  CHECK(w.post("/-/reload").status == 200);
+  CHECK(has("new"));
+  CHECK_FALSE(has("old"));
+  w.rewrite_config([](json::object& c) { c["alerts"].as_object().erase("sinks"); });
+  CHECK(w.post("/-/reload").status == 200);
+  CHECK_FALSE(has("new"));
+  CHECK(w.get("/metrics").body.find("mmsmon_alert_sink_") == std::string::npos);
+}
+
 TEST_CASE("data source health: metrics, and DataSourceAgentOffline firing and resolved") {
   World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "orders", "task_num": 10}])",
            .jobs = "[]",
