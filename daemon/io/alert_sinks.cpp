@@ -70,8 +70,12 @@ struct Sink {
   std::map<std::string, Active> active;
   std::deque<std::pair<std::uint64_t, std::string>> once;
   std::uint64_t seq = 0;
-  bool dirty = false;
-  steady_clock::time_point next_resend{};
+  /// Firing conditions new or changed since last sent, with the `seq` of their last change.
+  std::map<std::string, std::uint64_t> changed;
+  std::deque<std::string> resend;  ///< the firing conditions this round of resending has left
+  steady_clock::time_point next_resend{};  ///< when the next round starts (none while one runs)
+  /// Alerts in one request at most: 10,000 firing conditions go as 20 requests, not one of 10 MB.
+  static constexpr std::size_t kBatch = 500;
 
   bool alertmanager() const { return cfg.type == SinkConfig::Type::alertmanager; }
   std::size_t queued() const {
@@ -118,9 +122,10 @@ struct Sink {
       }
       if (a.state == AlertState::firing) {
         active.insert_or_assign(key, Active{a, starts});
-        dirty = true;
+        changed[key] = ++seq;
       } else if (a.state == AlertState::resolved) {
         if (it != active.end()) active.erase(it);
+        changed.erase(key);
         once.emplace_back(++seq, alertmanager_alert_json(a, starts, a.ts, format));
       } else {
         once.emplace_back(++seq, alertmanager_alert_json(a, a.ts, a.ts + 1h, format));
@@ -176,24 +181,44 @@ struct Sink {
       std::string body;
       std::size_t count = 0;
       std::uint64_t last_seq = 0;
+      std::vector<std::pair<std::string, std::uint64_t>> sent;  // changes in this body
+      std::size_t resend_taken = 0;  // entries of `resend` this body used up
       if (alertmanager()) {
+        // Changed conditions and one-off lines go at once; every firing condition again every
+        // resend_interval, as Prometheus does, so that an Alertmanager restart loses nothing.
+        // Each request carries at most kBatch alerts.
         auto now = steady_clock::now();
-        bool due = !active.empty() && now >= next_resend;
-        if (once.empty() && !due && !dirty) {
+        if (resend.empty() && !active.empty() && now >= next_resend) {
+          for (const auto& [k, x] : active)
+            resend.push_back(k);
+          next_resend = steady_clock::time_point::max();
+        }
+        if (once.empty() && changed.empty() && resend.empty()) {
           if (!co_await sleep(active.empty() ? steady_clock::time_point::max() : next_resend))
             break;
           continue;
         }
-        dirty = false;
         auto wall = std::chrono::system_clock::now();
         body = "[";
-        for (const auto& [k, x] : active) {
+        auto add = [&](const std::string& key) {
+          auto it = active.find(key);
+          if (it == active.end()) return;  // resolved meanwhile
           if (count++) body += ',';
-          body +=
-              alertmanager_alert_json(x.alert, x.starts, wall + 4 * cfg.resend_interval, format);
+          body += alertmanager_alert_json(it->second.alert, it->second.starts,
+                                          wall + 4 * cfg.resend_interval, format);
+        };
+        for (const auto& [k, version] : changed) {
+          if (count >= kBatch) break;
+          add(k);
+          sent.emplace_back(k, version);
+        }
+        for (const auto& k : resend) {
+          if (count >= kBatch) break;
+          ++resend_taken;
+          if (!changed.count(k)) add(k);
         }
         for (const auto& [n, json] : once) {
-          if (count >= 1000) break;
+          if (count >= kBatch) break;
           if (count++) body += ',';
           body += json;
           last_seq = n;
@@ -222,7 +247,12 @@ struct Sink {
         if (alertmanager()) {
           while (!once.empty() && once.front().first <= last_seq)
             once.pop_front();
-          next_resend = steady_clock::now() + cfg.resend_interval;
+          for (const auto& [k, version] : sent)  // unless it changed again meanwhile
+            if (auto it = changed.find(k); it != changed.end() && it->second == version)
+              changed.erase(it);
+          resend.erase(resend.begin(), resend.begin() + static_cast<std::ptrdiff_t>(resend_taken));
+          if (resend.empty() && next_resend == steady_clock::time_point::max())
+            next_resend = steady_clock::now() + cfg.resend_interval;
         } else {
           current.reset();
         }
@@ -231,7 +261,6 @@ struct Sink {
       }
       event(AlertSinks::EventKind::failed, 0);
       if (alertmanager()) {
-        dirty = true;
         if (!again) {  // Alertmanager refuses them: sending them again will not help
           std::size_t n = 0;
           while (!once.empty() && once.front().first <= last_seq) {
@@ -316,8 +345,7 @@ void AlertSinks::seed(const std::vector<Alert>& firing) {
     for (const auto& a : firing)
       if (severe_enough(a, s->cfg.min_severity))
         s->active.insert_or_assign(alertmanager_key(a), Sink::Active{a, a.ts});
-    s->dirty = !s->active.empty();
-    s->wake();
+    s->wake();  // the first round of resending sends them
   }
 }
 
