@@ -5,9 +5,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <iomanip>
+#include <set>
 #include <sstream>
 
 #include "app/api_stack.hpp"
+#include "core/discovery.hpp"
 #include "core/job_json.hpp"
 
 namespace mmsmon {
@@ -24,7 +26,61 @@ struct Outcome {
 asio::awaitable<void> worker(MmsClient& client, std::vector<Outcome>& outcomes, std::size_t& next) {
   while (next < outcomes.size()) {
     auto& o = outcomes[next++];
-    o.result = co_await client.get_job(o.key);
+    if (!o.result) o.result = co_await client.get_job(o.key);  // discovered: already listed
+  }
+}
+
+/// The jobs `discover` picks (in this shard) that are not configured, from one listing of
+/// each data source it covers, with their listed snapshots; a listing that fails is added
+/// to `problems`.
+asio::awaitable<void> discover(MmsClient& client, const Config& cfg, std::vector<Outcome>& outcomes,
+                               std::vector<std::string>& problems) {
+  std::set<SourceId> sources;
+  bool all = false;
+  for (const auto& r : cfg.discover) {
+    if (r.source) sources.insert(*r.source);
+    all = all || r.all_sources;
+  }
+  auto size = static_cast<std::int64_t>(cfg.poll.page_size);
+  if (all) {
+    for (std::int64_t page = 1; page <= 1000; ++page) {
+      auto r = co_await client.list_data_sources(page, size);
+      if (!r) {
+        problems.push_back("listing the data sources failed: " + r.error().describe());
+        break;
+      }
+      for (const auto& d : r->items)
+        sources.insert(d.id);
+      std::int64_t got = r->page_size > 0 ? r->page_size : size;
+      if (r->items.empty() || page * got >= r->total) break;
+    }
+  }
+  std::set<JobKey> known;
+  for (const auto& o : outcomes)
+    known.insert(o.key);
+  for (auto source : sources) {
+    PageWalk walk(size);
+    bool failed = false;
+    for (;;) {
+      ListJobsQuery q;
+      q.page_num = walk.next_page();
+      q.page_size = walk.page_size();
+      auto r = co_await client.list_jobs(source, q);
+      if (!r) {
+        problems.push_back("listing the jobs of data source " + std::to_string(source.value) +
+                           " failed: " + r.error().describe());
+        failed = true;
+        break;
+      }
+      if (!walk.add(r->total, r->page_size, std::move(r->items))) break;
+    }
+    if (failed) continue;
+    for (auto& j : walk.take())
+      if (!known.count(j.key) && matching_rule(cfg.discover, j) && in_shard(j.key, cfg.shard)) {
+        known.insert(j.key);
+        JobKey key = j.key;
+        outcomes.push_back({key, Result<Job, ApiError>(std::move(j))});
+      }
   }
 }
 
@@ -48,13 +104,21 @@ int run_once(const Config& cfg, Credentials creds, OnceFormat format, std::ostre
   std::vector<Outcome> outcomes;
   for (const auto& j : cfg.jobs)
     outcomes.push_back({j.key, std::nullopt});
+  std::vector<std::string> problems;
+  auto on_crash = [&err](const std::string& m) { err << "mmsmon: " << m << '\n'; };
+  if (!cfg.discover.empty()) {
+    asio::co_spawn(io, discover(client, cfg, outcomes, problems),
+                   report_crash("--once discovery", on_crash));
+    io.run();
+    io.restart();
+  }
   std::size_t next = 0;
   std::size_t workers = std::min<std::size_t>(cfg.api.max_connections, outcomes.size());
   for (std::size_t i = 0; i < workers; ++i)
-    asio::co_spawn(io, worker(client, outcomes, next),
-                   report_crash("a --once worker",
-                                [&err](const std::string& m) { err << "mmsmon: " << m << '\n'; }));
+    asio::co_spawn(io, worker(client, outcomes, next), report_crash("a --once worker", on_crash));
   io.run();
+  for (const auto& p : problems)
+    err << "mmsmon: discovery: " << p << '\n';
 
   int failed = 0;
   if (format == OnceFormat::json) {
@@ -113,7 +177,7 @@ int run_once(const Config& cfg, Credentials creds, OnceFormat format, std::ostre
     }
   }
   if (failed) err << "mmsmon: " << failed << " of " << outcomes.size() << " polls failed\n";
-  return failed ? 1 : 0;
+  return failed || !problems.empty() ? 1 : 0;
 }
 
 }  // namespace mmsmon

@@ -68,6 +68,23 @@ check "--once json is an array with ok, fields and error reason" node -e '
     bad.error.reason === "not_found" && bad.error.request_id ? 0 : 1);' "$work/out"
 check "--once says how many polls failed" contains "$work/err" "1 of 2 polls failed"
 
+# --once with discover: the configured job, and the jobs the rules pick from a listing.
+write_config "$work/discover.json" '[{"source_id": 2000015, "job_id": 10}]' "" \
+  '"discover": [{"source_id": 2000015, "include": ["migrate_*"]}],'
+"$mmsmon" --config "$work/discover.json" --once --format json >"$work/out" 2>"$work/err"
+check "--once with discover exits 0" test $? -eq 0
+check "--once lists the configured job and the discovered one, once each" node -e '
+  const a = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const ids = a.map(j => j.job_id).sort();
+  const logs = a.find(j => j.job_id === 11);
+  process.exit(ids.join() === "10,11" && logs.ok && logs.name === "migrate_logs" &&
+    logs.status === "DONE" ? 0 : 1);' "$work/out"
+admin POST /admin/faults '{"action": "ListMmsJobs", "error": {"status": 500, "code": "InternalError", "message": "x"}, "count": 1}' >/dev/null
+"$mmsmon" --config "$work/discover.json" --once >"$work/out" 2>"$work/err"
+check "--once exits 1 when a listing failed" test $? -eq 1
+check "and says which" contains "$work/err" "discovery: listing the jobs of data source 2000015 failed"
+check "the configured job is still shown" contains "$work/out" "migrate_sales"
+
 ALIBABA_CLOUD_ACCESS_KEY_SECRET="wrong-$secret" "$mmsmon" --config "$work/good.json" --once >"$work/out" 2>&1
 check "--once with a wrong secret exits 1" test $? -eq 1
 check "the auth failure is reported with its code" contains "$work/out" "auth: HTTP 400 SignatureDoesNotMatch"
