@@ -4,12 +4,16 @@
 #   per-job   GetMmsJob for every job every interval (page_refresh false, no cadence)
 #   pages     running jobs refreshed by ListMmsJobs pages (no cadence)
 #   cadence   pages, and cadence by status (the defaults: INIT every 5m, finished never)
-# plus mmsmon's CPU and peak RSS in each. Usage: tests/bench/api_cost.sh [BUILD] [INTERVAL_S] [SECONDS]
+#   tasks     cadence, and the failed tasks of running jobs checked every interval too
+#             (tasks.interval; the other modes leave it at 2m, outside the window measured)
+# plus mmsmon's CPU and peak RSS in each.
+# Usage: tests/bench/api_cost.sh [BUILD] [INTERVAL_S] [SECONDS] [MODES (default: all four)]
 # Figures go in README's "Benchmark" (not run in CI).
 set -euo pipefail
 build=${1:-build}
 interval=${2:-5}
 seconds=${3:-60}
+modes=${4:-per-job pages cadence tasks}
 work=$(mktemp -d)
 . "$(dirname "$0")/../lib.sh"
 trap 'stop_children; rm -rf "$work"' EXIT
@@ -31,10 +35,11 @@ start_with_port sim_port mms-sim "$work/sim.log" "$build/tests/mms-sim" --scenar
 admin() { curl -sf --max-time 10 -X "$1" "http://127.0.0.1:$sim_port$2"; }
 cpu_of() { awk -v t="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / t }' "/proc/$1/stat"; }
 
-run() {  # run NAME POLL_JSON
+run() {  # run NAME POLL_JSON [TOP_LEVEL_KEYS]
+  case " $modes " in *" $1 "*) ;; *) return 0 ;; esac
   {
     echo "{\"api\": {\"endpoint\": \"http://127.0.0.1:$sim_port\", \"timeout\": \"5s\"},"
-    echo " \"poll\": $2,"
+    echo " \"poll\": $2,${3:+ $3,}"
     echo " \"listen\": \"127.0.0.1:0\", \"alerts\": {\"file\": \"$work/alerts.log\"}, \"log_level\": \"warn\","
     echo " \"jobs\": ["
     for s in $(seq 1 10); do job_refs "$s" 1000 | sed '$ s/$/,/'; done | sed '$ s/,$//'
@@ -64,3 +69,5 @@ same="\"interval\": \"${interval}s\", \"jitter\": 0.1, \"max_in_flight\": 16, \"
 run per-job "{$same, \"page_refresh\": false}"
 run pages "{$same, \"page_refresh\": true}"
 run cadence "{\"interval\": \"${interval}s\", \"jitter\": 0.1, \"max_in_flight\": 16, \"page_refresh\": true}"
+run tasks "{\"interval\": \"${interval}s\", \"jitter\": 0.1, \"max_in_flight\": 16, \"page_refresh\": true}" \
+  "\"tasks\": {\"interval\": \"${interval}s\"}"
