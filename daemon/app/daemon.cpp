@@ -23,6 +23,7 @@
 #include "app/router.hpp"
 #include "core/fleet.hpp"
 #include "core/pacing.hpp"
+#include "core/reconcile.hpp"
 #include "core/schedule.hpp"
 #include "io/alert_sinks.hpp"
 #include "io/credential_provider.hpp"
@@ -384,62 +385,41 @@ struct Daemon::Impl {
     if (listing_failing.erase(l.source))
       log->info("discovery: data source {} is listed again", sid);
     auto now = system_clock::now();
-    std::set<JobKey> present;
+    auto& listed = l.jobs.value();
+    auto ch = reconcile_listing(fleet, l.source, listed, l.complete, retired, cfg.discover,
+                                cfg.shard, now, cfg.poll.finished_retention);
     std::vector<Alert> out;
-    std::size_t added = 0;
-    for (auto& job : l.jobs.value()) {
-      JobKey key = job.key;
-      present.insert(key);
-      if (TrackedJob* t = fleet.find(key)) {
-        t->missing = 0;
-        continue;
-      }
-      const DiscoverRule* rule = matching_rule(cfg.discover, job);
-      if (!rule || !in_shard(key, cfg.shard)) continue;
-      bool finished = job.status == JobStatus::done || job.status == JobStatus::failed;
-      if (retired.count(key)) {
-        if (finished) continue;  // still finished: stays withdrawn
-        retired.erase(key);      // restarted: tracked again
-      }
-      Millis interval = rule->interval.value_or(cfg.poll.interval);
-      fleet.add(key, interval, rule->stall_after);
+    for (const auto& key : ch.present)
+      fleet.find(key)->missing = 0;
+    for (const auto& key : ch.unretire)
+      retired.erase(key);
+    for (auto [i, rule] : ch.add) {
+      JobKey key = listed[i].key;
+      fleet.add(key, rule->interval.value_or(cfg.poll.interval), rule->stall_after);
       fleet.find(key)->discovered = true;
-      auto ch = fleet.on_snapshot(key, std::move(job), now);  // the baseline
-      out.insert(out.end(), ch.alerts.begin(), ch.alerts.end());
+      auto c = fleet.on_snapshot(key, std::move(listed[i]), now);  // the baseline
+      out.insert(out.end(), c.alerts.begin(), c.alerts.end());
       poller->add(key,
                   Millis{static_cast<Millis::rep>(
                       random01() *
                       static_cast<double>(
                           poll_interval(*fleet.find(key), schedule_options().cadence).count()))});
-      ++added;
     }
-    std::size_t withdrawn = 0;
-    // Discovered jobs finished for longer than finished_retention are withdrawn.
-    std::vector<JobKey> old;
-    for (const auto& [key, job] : fleet.jobs())
-      if (job.discovered && key.source == l.source && job.finished_since &&
-          now - *job.finished_since >= cfg.poll.finished_retention)
-        old.push_back(key);
-    for (const auto& key : old) {
+    for (const auto& key : ch.missing)
+      ++fleet.find(key)->missing;
+    auto withdraw = [&](const JobKey& key) {
       poller->remove(key);
       covered.erase(key);
       auto a = fleet.remove(key, now);
       out.insert(out.end(), a.begin(), a.end());
+    };
+    for (const auto& key : ch.retire) {
+      withdraw(key);
       retired.insert(key);
-      ++withdrawn;
     }
-    if (l.complete) {
-      std::vector<JobKey> gone;
-      for (auto& [key, job] : fleet.jobs())
-        if (job.discovered && key.source == l.source && !present.count(key))
-          if (++fleet.find(key)->missing >= 2) gone.push_back(key);
-      for (const auto& key : gone) {
-        poller->remove(key);
-        auto a = fleet.remove(key, now);
-        out.insert(out.end(), a.begin(), a.end());
-        ++withdrawn;
-      }
-    }
+    for (const auto& key : ch.withdraw)
+      withdraw(key);
+    std::size_t added = ch.add.size(), withdrawn = ch.retire.size() + ch.withdraw.size();
     if (added || withdrawn) {
       log->info("discovery: data source {}: {} jobs found, {} withdrawn; tracking {} jobs", sid,
                 added, withdrawn, fleet.size());
@@ -452,19 +432,10 @@ struct Daemon::Impl {
   /// The sources worth refreshing by pages: those with at least two tracked running jobs and
   /// a DOING listing (as last seen) of fewer pages than that.
   Discoverer::Plan refresh_plan() {
-    std::map<SourceId, std::int64_t> running;
-    for (const auto& [key, job] : fleet.jobs())
-      if (job.state.last && job.state.last->status == JobStatus::doing) ++running[key.source];
     Discoverer::Plan p;
     p.page_size = static_cast<std::int64_t>(cfg.poll.page_size);
     p.interval = cfg.poll.interval;
-    for (auto [source, n] : running) {
-      if (!cfg.poll.page_refresh) break;
-      auto seen = doing_total.find(source);
-      std::int64_t pages =
-          seen == doing_total.end() ? 1 : (seen->second + p.page_size - 1) / p.page_size;
-      if (n >= 2 && std::max<std::int64_t>(pages, 1) < n) p.sources.insert(source);
-    }
+    p.sources = refresh_sources(fleet, doing_total, p.page_size, cfg.poll.page_refresh);
     // Sources no longer worth it: their covered jobs go back to their own polls.
     std::vector<JobKey> back;
     for (const auto& key : covered)
@@ -516,7 +487,7 @@ struct Daemon::Impl {
     dirty = true;
   }
 
-  /// Running jobs whose failed tasks are due for a check (at most 100 a round), each marked
+  /// Running jobs whose failed tasks are due for a check (at most 1,000 a round), each marked
   /// as attempted.
   std::vector<TaskChecker::DueJob> tasks_due() {
     std::vector<TaskChecker::DueJob> out;
@@ -692,27 +663,9 @@ struct Daemon::Impl {
 
   /// Jobs added start polling (spread over their interval), jobs removed lose their series
   /// and their firing alerts resolve, jobs kept keep their state and take a new interval.
-  /// The jobs `c` keeps: its `jobs`, and the discovered ones its `discover` still picks in
-  /// this shard (by their last snapshot; by their source when never polled).
-  std::set<JobKey> jobs_kept(const Config& c) const {
-    std::set<JobKey> keep;
-    for (const auto& j : c.jobs)
-      keep.insert(j.key);
-    for (const auto& [key, job] : fleet.jobs()) {
-      if (!job.discovered || !in_shard(key, c.shard)) continue;
-      bool picked =
-          job.state.last
-              ? matching_rule(c.discover, *job.state.last) != nullptr
-              : std::any_of(c.discover.begin(), c.discover.end(),
-                            [&](const DiscoverRule& r) { return rule_covers(r, key.source); });
-      if (picked) keep.insert(key);
-    }
-    return keep;
-  }
-
   void apply_jobs(const Config& next) {
     auto now = system_clock::now();
-    std::set<JobKey> keep = jobs_kept(next);
+    std::set<JobKey> keep = jobs_kept(fleet, next);
     for (const auto& [key, job] : fleet.jobs())
       if (!keep.count(key)) poller->remove(key);
     emit(fleet.retain(keep, now));
@@ -941,7 +894,8 @@ struct Daemon::Impl {
       log->critical("internal error in the refresh by pages: {}; restarting it", what);
     });
     load_state();
-    std::set<JobKey> configured = jobs_kept(cfg);  // configured, and discovered ones still picked
+    std::set<JobKey> configured =
+        jobs_kept(fleet, cfg);  // configured, and discovered ones still picked
     for (const auto& j : cfg.jobs) {
       fleet.add(j.key, j.interval.value_or(cfg.poll.interval), j.stall_after);
       fleet.find(j.key)->discovered = false;

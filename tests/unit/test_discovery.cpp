@@ -6,6 +6,7 @@
 
 #include "core/config.hpp"
 #include "core/discovery.hpp"
+#include "core/reconcile.hpp"
 #include "job_fixtures.hpp"
 
 using namespace mmsmon;
@@ -173,4 +174,148 @@ TEST_CASE("the shipped example configs are valid") {
     auto c = load_config_file(std::string(MMSMON_SOURCE_DIR) + f);
     CHECK_MESSAGE(c.ok(), (c.ok() ? "" : c.error()[0].to_string()));
   }
+}
+
+// The reconciliation of listings with the fleet (core/reconcile), the daemon only applies it.
+
+namespace {
+
+WallTime at(int minutes) {
+  return WallTime{} + std::chrono::hours(24 * 365 * 50) + std::chrono::minutes(minutes);
+}
+
+/// A fleet holding `key` as discovered (or configured), with its last snapshot.
+void track(Fleet& f, const Job& j, bool discovered = true) {
+  f.add(j.key, Millis{60'000});
+  f.on_snapshot(j.key, j, at(0));
+  f.find(j.key)->discovered = discovered;
+}
+
+std::vector<std::int64_t> ids(const std::vector<JobKey>& keys) {
+  std::vector<std::int64_t> v;
+  for (const auto& k : keys)
+    v.push_back(k.job.value);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("reconcile a listing: new jobs the rules pick are added, tracked ones are present") {
+  Fleet f;
+  track(f, named(1, "orders_a"));
+  auto rules = parse_config(R"({"api": {"region": "x"}, "discover": [{"source_id": 7,
+    "include": ["orders_*"], "interval": "5m", "stall_after": "2h"}]})",
+                            "c.json")
+                   .value()
+                   .discover;
+  std::vector<Job> listing{named(1, "orders_a"), named(2, "orders_b"), named(3, "users"),
+                           named(4, "orders_c", JobStatus::done)};
+  auto ch = reconcile_listing(f, SourceId{7}, listing, true, {}, rules, {}, at(1), 24h);
+  REQUIRE(ch.add.size() == 2);
+  CHECK(listing[ch.add[0].first].key.job.value == 2);
+  CHECK(listing[ch.add[1].first].key.job.value == 4);
+  CHECK(ch.add[0].second->interval == Millis{300'000});
+  CHECK(ch.add[0].second->stall_after == Millis{7'200'000});
+  CHECK(ids(ch.present) == std::vector<std::int64_t>{1});
+  CHECK(ch.missing.empty());
+  CHECK(ch.withdraw.empty());
+  SUBCASE("shards split what is added") {
+    auto one = reconcile_listing(f, SourceId{7}, listing, true, {}, rules, {0, 1}, at(1), 24h);
+    CHECK(one.add.size() == 2);  // one shard of one: all of them
+    std::size_t both = 0;
+    for (std::uint32_t i = 0; i < 2; ++i)
+      both += reconcile_listing(f, SourceId{7}, listing, true, {}, rules, {i, 2}, at(1), 24h)
+                  .add.size();
+    CHECK(both == 2);  // two shards split them
+  }
+}
+
+TEST_CASE("reconcile a listing: withdrawn after two complete listings without it, never sooner") {
+  Fleet f;
+  track(f, named(1, "a"));
+  track(f, named(2, "b"));
+  track(f, named(3, "configured"), false);
+  std::vector<DiscoverRule> rules(1);
+  rules[0].source = SourceId{7};
+  std::vector<Job> only_1{named(1, "a")};
+  // An incomplete listing: nothing is missing.
+  auto partial = reconcile_listing(f, SourceId{7}, only_1, false, {}, rules, {}, at(1), 24h);
+  CHECK(partial.missing.empty());
+  CHECK(partial.withdraw.empty());
+  // The first complete one: job 2 is missing once (the configured job 3 never is).
+  auto first = reconcile_listing(f, SourceId{7}, only_1, true, {}, rules, {}, at(1), 24h);
+  CHECK(ids(first.missing) == std::vector<std::int64_t>{2});
+  CHECK(first.withdraw.empty());
+  f.find(JobKey{SourceId{7}, JobId{2}})->missing = 1;
+  // The second: withdrawn.
+  auto second = reconcile_listing(f, SourceId{7}, only_1, true, {}, rules, {}, at(2), 24h);
+  CHECK(second.missing.empty());
+  CHECK(ids(second.withdraw) == std::vector<std::int64_t>{2});
+  // Another data source's listing says nothing about these.
+  auto other = reconcile_listing(f, SourceId{8}, {}, true, {}, rules, {}, at(2), 24h);
+  CHECK(other.missing.empty());
+  CHECK(other.withdraw.empty());
+}
+
+TEST_CASE(
+    "reconcile a listing: finished for finished_retention is retired, found again if it runs") {
+  Fleet f;
+  track(f, named(1, "a", JobStatus::done));
+  f.find(JobKey{SourceId{7}, JobId{1}})->finished_since = at(0);
+  std::vector<DiscoverRule> rules(1);
+  rules[0].source = SourceId{7};
+  std::vector<Job> listing{named(1, "a", JobStatus::done)};
+  CHECK(
+      reconcile_listing(f, SourceId{7}, listing, true, {}, rules, {}, at(60), 24h).retire.empty());
+  auto old = reconcile_listing(f, SourceId{7}, listing, true, {}, rules, {}, at(24 * 60), 24h);
+  CHECK(ids(old.retire) == std::vector<std::int64_t>{1});
+  // Retired and gone from the fleet: still finished, it is not added again; running, it is.
+  Fleet empty;
+  std::set<JobKey> retired{JobKey{SourceId{7}, JobId{1}}};
+  auto still = reconcile_listing(empty, SourceId{7}, listing, true, retired, rules, {}, at(0), 24h);
+  CHECK(still.add.empty());
+  CHECK(still.unretire.empty());
+  std::vector<Job> again{named(1, "a", JobStatus::doing)};
+  auto back = reconcile_listing(empty, SourceId{7}, again, true, retired, rules, {}, at(0), 24h);
+  CHECK(back.add.size() == 1);
+  CHECK(ids(back.unretire) == std::vector<std::int64_t>{1});
+}
+
+TEST_CASE("refresh by pages: a data source is worth it from two running jobs and fewer pages") {
+  Fleet f;
+  auto run = [&](std::int64_t source, std::int64_t id, JobStatus s = JobStatus::doing) {
+    Job j = snap(s, 0, 10);
+    j.key = JobKey{SourceId{source}, JobId{id}};
+    f.add(j.key, Millis{60'000});
+    f.on_snapshot(j.key, j, at(0));
+  };
+  run(1, 1);                                         // source 1: one running job
+  run(2, 1), run(2, 2);                              // source 2: two
+  run(3, 1), run(3, 2), run(3, 3, JobStatus::done);  // source 3: two running, one done
+  for (int i = 1; i <= 3; ++i)
+    run(4, i);  // source 4: three, but a listing of 500 seen
+  std::map<SourceId, std::int64_t> seen{{SourceId{4}, 500}};
+  CHECK(refresh_sources(f, seen, 100, true) == std::set<SourceId>{SourceId{2}, SourceId{3}});
+  seen[SourceId{4}] = 150;  // two pages for three jobs
+  CHECK(refresh_sources(f, seen, 100, true).count(SourceId{4}) == 1);
+  CHECK(refresh_sources(f, seen, 100, false).empty());
+}
+
+TEST_CASE("a reload keeps configured jobs and the discovered ones the new rules still pick") {
+  Fleet f;
+  track(f, named(1, "orders_a"));
+  track(f, named(2, "users"));
+  track(f, named(3, "cfg"), false);
+  auto c = parse_config(R"({"api": {"region": "x"}, "jobs": [{"source_id": 7, "job_id": 3}],
+    "discover": [{"source_id": 7, "include": ["orders_*"]}]})",
+                        "c.json")
+               .value();
+  CHECK(jobs_kept(f, c) ==
+        std::set<JobKey>{JobKey{SourceId{7}, JobId{1}}, JobKey{SourceId{7}, JobId{3}}});
+  // A discovered job never polled is kept while a rule covers its source.
+  f.add(JobKey{SourceId{7}, JobId{9}}, Millis{60'000});
+  f.find(JobKey{SourceId{7}, JobId{9}})->discovered = true;
+  CHECK(jobs_kept(f, c).count(JobKey{SourceId{7}, JobId{9}}) == 1);
+  c.discover[0].source = SourceId{8};
+  CHECK(jobs_kept(f, c) == std::set<JobKey>{JobKey{SourceId{7}, JobId{3}}});
 }
