@@ -5,9 +5,14 @@
 # then the faults stop. Checks: RSS and open fds flat after the warm-up, no poller down,
 # every job polled successfully again within two intervals, every alert line whole JSON,
 # every firing alert resolved exactly once.
-# Usage: soak.sh MMSMON MMS_SIM [SECONDS]    (CI: 30 s; README: the long run)
+# MODE "pages": running jobs are refreshed by ListMmsJobs pages (poll.page_refresh), and the
+# faults hit those listings as well as single polls: a failed listing hands its jobs back to
+# their own polls, and the listing takes over again once it works.
+# Usage: soak.sh MMSMON MMS_SIM [SECONDS [MODE]]    (CI: 30 s; README: the long run)
 set -uo pipefail
-mmsmon=$1 sim=$2 seconds=${3:-30}
+mmsmon=$1 sim=$2 seconds=${3:-30} mode=${4:-polls}
+page_refresh=false
+[ "$mode" = pages ] && page_refresh=true
 jobs=1000
 work=$(mktemp -d)
 # Under AddressSanitizer, keep its quarantine of freed memory small: the RSS check is about
@@ -25,7 +30,7 @@ trap 'stop_children; rm -rf "$work"' EXIT
 start_with_port sim_port mms-sim "$work/sim.log" "$sim" --scenario "$work/scenario.json"
 {
   echo "{\"api\": {\"endpoint\": \"http://127.0.0.1:$sim_port\", \"timeout\": \"1s\", \"max_response_bytes\": 1048576},"
-  echo " \"poll\": {\"interval\": \"5s\", \"jitter\": 0.1, \"max_in_flight\": 16, \"page_refresh\": false},"
+  echo " \"poll\": {\"interval\": \"5s\", \"jitter\": 0.1, \"max_in_flight\": 16, \"page_refresh\": $page_refresh},"
   echo " \"listen\": \"127.0.0.1:0\", \"log_level\": \"warn\","
   echo " \"alerts\": {\"file\": \"$work/alerts.log\", \"unreachable_after\": \"3s\", \"throttled_after\": \"3s\", \"resolve_hold\": \"2s\"},"
   echo " \"jobs\": ["
@@ -65,6 +70,10 @@ while ((SECONDS < end)); do
     f=${faults[RANDOM % ${#faults[@]}]}
     admin POST /admin/faults "{\"job\": {\"source_id\": 7, \"job_id\": $((RANDOM % jobs + 1))}, $f, \"count\": $((RANDOM % 5 + 1))}"
   done
+  if [ "$mode" = pages ] && ((RANDOM % 3 == 0)); then
+    f=${faults[RANDOM % ${#faults[@]}]}
+    admin POST /admin/faults "{\"action\": \"ListMmsJobs\", $f, \"count\": $((RANDOM % 3 + 1))}"
+  fi
   # Now and then the whole API throttles for a moment.
   if ((RANDOM % 20 == 0)); then
     admin POST /admin/faults '{"rate_limit": {"per_second": 50, "burst": 50}}'
@@ -79,6 +88,15 @@ while ((SECONDS < end)); do
   sleep 0.25
 done
 admin DELETE /admin/faults
+list_failures() { metrics | awk '/^mmsmon_api_request_failures_total\{action="ListMmsJobs"/ { n += $2 } END { print n + 0 }'; }
+if [ "$mode" = pages ]; then
+  # One more failed listing for certain (the random ones may all have been cleared first),
+  # then none: the jobs it hands back must be up again like all the others.
+  before=$(list_failures)
+  admin POST /admin/faults '{"action": "ListMmsJobs", "error": {"status": 503, "code": "ServiceUnavailable"}, "count": 1}'
+  listing_failed() { [ "$(list_failures)" -gt "$before" ]; }
+  check "a listing fails after the faults stop" wait_until 15 listing_failed
+fi
 fds_end=$(fds)
 # Two intervals (and a deadline) for every job to be polled successfully again.
 all_up() { [ "$(metrics | grep -c '^mms_job_up{.*} 1$')" -eq "$jobs" ]; }
@@ -94,6 +112,12 @@ requests=$(metrics | awk '/^mmsmon_api_requests_total/ { n += $2 } END { print n
 failures=$(metrics | awk '/^mmsmon_api_request_failures_total/ { n += $2 } END { print n }')
 echo "API requests ${requests}, failed ${failures}, alert lines $(wc -l <"$work/alerts.log")"
 check "faults were hit" test "${failures:-0}" -gt 50
+if [ "$mode" = pages ]; then
+  listed=$(metrics | awk '/^mmsmon_api_requests_total\{action="ListMmsJobs"\}/ { print $2 }')
+  echo "ListMmsJobs requests ${listed:-0}, failed $(list_failures)"
+  check "running jobs were refreshed by pages (over 10 listing requests answered)" \
+    test $((${listed:-0} - $(list_failures))) -gt 10
+fi
 stop_pid "$pid"
 check "every alert line is whole JSON, and every firing alert resolved exactly once" node -e '
   const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(l => l);
