@@ -1554,6 +1554,62 @@ TEST_CASE(
   CHECK(file_text(w.alerts_path).find("JobUnreachable") == std::string::npos);
 }
 
+TEST_CASE("api.rate_limit: when the budget is short, running jobs go first and stay fresh") {
+  // 3 running jobs, 20 INIT and 20 DONE, all due every second: 43 polls/s asked of 5/s.
+  // (Jobs not polled yet go first too, so the first round of 43 polls comes first.)
+  std::string jobs = "[", refs = "[";
+  auto add = [&](int id, const char* status) {
+    std::string key = R"({"source_id": 7, "job_id": )" + std::to_string(id);
+    jobs += (jobs.size() > 1 ? "," : "") + key + R"(, "status": ")" + status +
+            R"(", "task_num": 100, "task_done": 10})";
+    refs += (refs.size() > 1 ? "," : "") + key + "}";
+  };
+  for (int i = 1; i <= 3; ++i)
+    add(i, "DOING");
+  for (int i = 101; i <= 120; ++i)
+    add(i, "INIT");
+  for (int i = 201; i <= 220; ++i)
+    add(i, "DONE");
+  World w({.sim_jobs = jobs + "]",
+           .jobs = refs + "]",
+           .config = json::parse(R"({"api": {"rate_limit": "5/s", "rate_burst": 2},
+               "poll": {"interval": "1s", "pending_interval": "1s", "finished_interval": "1s",
+                        "page_refresh": false},
+               "tasks": {"interval": "0s"}})")
+                         .as_object()});
+  auto by_job = [&] { return w.sim.admin("GET", "/admin/stats").at("by_job").as_object(); };
+  auto polls = [](const json::object& by, int id) {
+    auto k = "7/" + std::to_string(id);
+    return by.contains(k) ? by.at(k).as_int64() : 0;
+  };
+  w.wait("the first round: every job polled once", 30s, [&] { return by_job().size() == 43; });
+  auto t0 = std::chrono::steady_clock::now();
+  auto before = by_job();
+  std::this_thread::sleep_for(6s);  // a stretch of time to measure rates over (not an event)
+  auto after = by_job();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (int i = 1; i <= 3; ++i) {
+    CAPTURE(i);
+    CHECK(static_cast<double>(polls(after, i) - polls(before, i)) >= 0.6 * secs);
+  }
+  std::int64_t others = 0;
+  for (int i = 101; i <= 120; ++i)
+    others += polls(after, i) - polls(before, i);
+  for (int i = 201; i <= 220; ++i)
+    others += polls(after, i) - polls(before, i);
+  // What is left of the budget (about 2/s) is shared by the 40 others.
+  CHECK(static_cast<double>(others) <= 3 * secs + 5);
+  auto m = w.get("/metrics").body;
+  double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  for (int i = 1; i <= 3; ++i) {
+    CAPTURE(i);
+    CHECK(now - metric(m, R"(mms_job_last_success_timestamp_seconds{source_id="7",job_id=")" +
+                              std::to_string(i) + R"("})") <
+          3);
+  }
+}
+
 namespace {
 
 /// The (source_id, job_id) of every job in /api/v1/jobs.
