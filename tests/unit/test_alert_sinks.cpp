@@ -120,6 +120,31 @@ TEST_CASE("the shipped Prometheus rules describe their alerts in README's words"
   CHECK(descriptions >= 14);
 }
 
+TEST_CASE("every alert of the shipped Prometheus rules has a promtool unit test") {
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  const std::string rules = slurp(MMSMON_SOURCE_DIR "/deploy/prometheus/mmsmon-rules.yml");
+  std::string tests;
+  for (const char* f :
+       {"recording_test.yml", "jobs_test.yml", "datasource_test.yml", "daemon_test.yml"})
+    tests += slurp(std::string(MMSMON_SOURCE_DIR "/tests/rules/") + f);
+  std::istringstream lines(rules);
+  std::size_t alerts = 0;
+  for (std::string line; std::getline(lines, line);) {
+    auto a = line.find("- alert: ");
+    if (a == std::string::npos) continue;
+    ++alerts;
+    std::string name = line.substr(a + 9);
+    CAPTURE(name);
+    CHECK(tests.find("alertname: " + name + "\n") != std::string::npos);
+  }
+  CHECK(alerts >= 14);
+}
+
 TEST_CASE("alerts.sinks: decoded with defaults, and every problem named") {
   auto ok = parse_config(R"({"api": {"region": "x"}, "jobs": [{"source_id": 1, "job_id": 2}],
     "alerts": {"sinks": [{"type": "alertmanager", "url": "http://127.0.0.1:9093"},
