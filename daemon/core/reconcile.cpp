@@ -61,11 +61,11 @@ std::set<JobKey> jobs_kept(const Fleet& fleet, const Config& c) {
     keep.insert(j.key);
   for (const auto& [key, job] : fleet.jobs()) {
     if (!job.discovered || !in_shard(key, c.shard)) continue;
-    bool picked =
-        job.state.last
-            ? matching_rule(c.discover, *job.state.last) != nullptr
-            : std::any_of(c.discover.begin(), c.discover.end(),
-                          [&](const DiscoverRule& r) { return rule_covers(r, key.source); });
+    const SourceId source = key.source;  // (clang 14 cannot capture a structured binding)
+    bool picked = job.state.last
+                      ? matching_rule(c.discover, *job.state.last) != nullptr
+                      : std::any_of(c.discover.begin(), c.discover.end(),
+                                    [&](const DiscoverRule& r) { return rule_covers(r, source); });
     if (picked) keep.insert(key);
   }
   return keep;
