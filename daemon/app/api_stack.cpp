@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "io/crash.hpp"
 #include "version.hpp"
 
 namespace mmsmon {
@@ -29,14 +30,7 @@ Result<ApiStack> make_api_stack(boost::asio::any_io_executor ex, const Config& c
 std::function<void(std::exception_ptr)> report_crash(
     std::string what, std::function<void(const std::string&)> report) {
   return [what = std::move(what), report = std::move(report)](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      report("internal error in " + what + ": " + ex.what());
-    } catch (...) {
-      report("internal error in " + what + ": unknown exception");
-    }
+    if (e) report("internal error in " + what + ": " + crash_what(e));
   };
 }
 

@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/discovery.hpp"
+#include "io/crash.hpp"
 #include "io/mms_client.hpp"
 #include "io/poller.hpp"
 
@@ -132,14 +133,7 @@ struct Discoverer::Impl {
   static void spawn(const std::shared_ptr<Impl>& self) {
     asio::co_spawn(self->timer.get_executor(), self->loop(), [self](std::exception_ptr e) {
       if (!e || self->stopping) return;
-      std::string what = "unknown exception";
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        what = x.what();
-      } catch (...) {
-      }
-      if (self->on_crash) self->on_crash(what);
+      if (self->on_crash) self->on_crash(crash_what(e));
       self->timer.expires_after(std::chrono::seconds(1));
       self->timer.async_wait([self](const boost::system::error_code&) {
         if (!self->stopping) spawn(self);

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "core/schedule.hpp"
+#include "io/crash.hpp"
 #include "io/mms_client.hpp"
 
 namespace mmsmon {
@@ -188,13 +189,7 @@ struct Poller::Impl {
   void ended(const std::shared_ptr<Impl>& self, const EntryPtr& e, std::exception_ptr ex) {
     --running;
     if (ex && !stopping && !e->removed) {
-      std::string what = "unknown exception";
-      try {
-        std::rethrow_exception(ex);
-      } catch (const std::exception& x) {
-        what = x.what();
-      } catch (...) {
-      }
+      std::string what = crash_what(ex);
       Millis wait =
           std::min(opt.max_restart, Millis{opt.first_restart.count() << std::min(e->crashes, 16u)});
       ++e->crashes;

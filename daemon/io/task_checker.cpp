@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "io/crash.hpp"
 #include "io/mms_client.hpp"
 #include "io/poller.hpp"
 
@@ -144,14 +145,7 @@ struct TaskChecker::Impl {
   static void spawn(const std::shared_ptr<Impl>& self) {
     asio::co_spawn(self->timer.get_executor(), self->loop(), [self](std::exception_ptr e) {
       if (!e || self->stopping) return;
-      std::string what = "unknown exception";
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        what = x.what();
-      } catch (...) {
-      }
-      if (self->on_crash) self->on_crash(what);
+      if (self->on_crash) self->on_crash(crash_what(e));
       spawn(self);
     });
   }
