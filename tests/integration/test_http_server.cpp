@@ -45,12 +45,16 @@ struct ServerWorld {
   int connect() const {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     REQUIRE(fd >= 0);
+    connect(fd);
+    return fd;
+  }
+  /// Connects a socket made earlier: connecting takes no new descriptor.
+  void connect(int fd) const {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(server->port());
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    return fd;
   }
 };
 
@@ -209,8 +213,12 @@ TEST_CASE("server: out of file descriptors, the accept loop pauses instead of sp
   HttpServerLimits lim;
   lim.accept_pause = 100ms;
   ServerWorld w(lim);
-  // Use up every descriptor but one: the client's socket takes it, so the server's accept
-  // fails with EMFILE for as long as the connection waits in the backlog.
+  // The client's socket is made first; then every descriptor is used up, so the server's
+  // accept fails with EMFILE for as long as the connection waits in the backlog. (Freeing
+  // one descriptor for the client's socket afterwards left a window in which another thread
+  // could take it.)
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
   rlimit old{};
   REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
   rlimit low = old;
@@ -224,9 +232,7 @@ TEST_CASE("server: out of file descriptors, the accept loop pauses instead of sp
     filler.push_back(d);
   REQUIRE(errno == EMFILE);
   REQUIRE(filler.size() > 1);
-  close(filler.back());
-  filler.pop_back();
-  int fd = w.connect();
+  w.connect(fd);
   rusage before{}, after{};
   getrusage(RUSAGE_SELF, &before);
   std::this_thread::sleep_for(1s);  // a measuring window: the server's CPU over one second
