@@ -228,6 +228,19 @@ void render_job_metrics(std::string& out, const std::vector<const JobState*>& jo
            if (!s.polled) return std::nullopt;
            return s.up ? 1.0 : 0.0;
          });
+  any = false;
+  for (const JobState* s : jobs) {
+    if (!s->polled || s->up || !s->last_error) continue;
+    if (!any)
+      header(out, "mms_job_poll_failure", "gauge",
+             "1 while the job's last poll failed, with the reason it failed; absent while polls "
+             "succeed.");
+    any = true;
+    series_start(out, "mms_job_poll_failure", s->key);
+    out += ",reason=\"";
+    out += to_string(s->last_error->reason);
+    out += "\"} 1\n";
+  }
   family(out, jobs, "mms_job_last_success_timestamp_seconds", "gauge",
          "When the job was last polled successfully, in seconds since the epoch.",
          [](const JobState& s) -> std::optional<double> {

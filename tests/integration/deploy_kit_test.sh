@@ -38,14 +38,15 @@ cat >"$work/scenario.json" <<'JSON'
 JSON
 start_with_port sim_port mms-sim "$work/sim.log" "$sim" --scenario "$work/scenario.json"
 admin() { curl -sf --max-time 5 -X "$1" "http://127.0.0.1:$sim_port$2" ${3:+-H content-type:application/json -d "$3"} >/dev/null; }
-# Job 4's polls fail with server errors (JobUnreachable, MmsmonApiErrors); job 5's are
-# throttled (ApiThrottled).
-admin POST /admin/faults '{"job": {"source_id": 7, "job_id": 4}, "error": {"status": 500, "code": "InternalError", "message": "boom"}}'
+# Job 4's polls fail with server errors once it has been polled (JobUnreachable,
+# MmsmonApiErrors, the dashboard's "poll failing" column); job 5's are
+# throttled (ApiThrottled); job 7/99, in the config but not in the simulator, is not found
+# (JobNotFound).
 admin POST /admin/faults '{"job": {"source_id": 7, "job_id": 5}, "error": {"status": 400, "code": "Throttling.User", "message": "slow down"}}'
 
 jobs='[{"source_id": 7, "job_id": 1}, {"source_id": 7, "job_id": 2}, {"source_id": 7, "job_id": 3},
   {"source_id": 7, "job_id": 4}, {"source_id": 7, "job_id": 5}, {"source_id": 7, "job_id": 6},
-  {"source_id": 8, "job_id": 7}]'
+  {"source_id": 8, "job_id": 7}, {"source_id": 7, "job_id": 99}]'
 cat >"$work/a.json" <<JSON
 {"api": {"endpoint": "http://127.0.0.1:$sim_port", "timeout": "2s"},
  "poll": {"interval": "1s", "jitter": 0, "page_refresh": false},
@@ -58,6 +59,9 @@ cat >"$work/a.json" <<JSON
 JSON
 ALIBABA_CLOUD_ACCESS_KEY_ID=kit-id ALIBABA_CLOUD_ACCESS_KEY_SECRET=kit-secret \
   start_with_port a_port mmsmon-a "$work/a.log" "$mmsmon" --config "$work/a.json"
+polled_4() { curl -sf --max-time 5 "http://127.0.0.1:$a_port/metrics" | grep -qF 'mms_job_info{source_id="7",job_id="4",'; }
+check "job 4 is polled before its fault" wait_until 30 polled_4
+admin POST /admin/faults '{"job": {"source_id": 7, "job_id": 4}, "error": {"status": 500, "code": "InternalError", "message": "boom"}}'
 # The second daemon's key is wrong; its configuration is broken later and reloaded.
 cat >"$work/b.json" <<JSON
 {"api": {"endpoint": "http://127.0.0.1:$sim_port", "timeout": "2s"},
@@ -101,6 +105,7 @@ for q in 'up{instance="127.0.0.1:1"} == 0' \
   'mmsmon_api_request_failures_total{reason="throttled"}' \
   'mmsmon_api_request_failures_total{reason="auth"}' \
   'mmsmon_api_request_failures_total{reason="server"}' \
+  'mms_job_poll_failure{job_id="99",reason="not_found"}' \
   'mmsmon_alert_sink_failures_total{sink="dead"} > 0' \
   'ALERTS{alertname="JobFailed",alertstate="firing"}'; do
   check "Prometheus has $q" wait_until 120 has_data "$q"

@@ -634,6 +634,7 @@ TEST_CASE("metrics carry the values README states") {
     failed = w.get("/metrics").body;
     return metric(failed, R"(mms_job_up{source_id="7",job_id="1"})") == 0;
   });
+  CHECK(metric(failed, R"(mms_job_poll_failure{source_id="7",job_id="1",reason="server"})") == 1);
   CHECK(metric(failed, R"(mms_job_tasks_done{source_id="7",job_id="1"})") == 4);
   CHECK(metric(failed, R"(mms_job_tasks{source_id="7",job_id="1"})") == 10);
   CHECK(failed.find(R"(mms_job_info{source_id="7",job_id="1",name="orders q4")") !=

@@ -60,6 +60,9 @@ TEST_CASE("per-job families: values given, absent when not given") {
   CHECK(has(out, "mms_job_stopped{source_id=\"2\",job_id=\"10\"} 0"));
   CHECK(has(out, "mms_job_up{source_id=\"2\",job_id=\"10\"} 1"));
   CHECK(has(out, "mms_job_up{source_id=\"2\",job_id=\"11\"} 0"));
+  // Why a job is down: one series for the last failure's reason, none for a job that is up.
+  CHECK(has(out, "mms_job_poll_failure{source_id=\"2\",job_id=\"11\",reason=\"timeout\"} 1"));
+  CHECK(out.find("mms_job_poll_failure{source_id=\"2\",job_id=\"10\"") == std::string::npos);
   CHECK(
       has(out, "mms_job_last_success_timestamp_seconds{source_id=\"2\",job_id=\"10\"} 1700000000"));
   CHECK(has(out, "mms_job_transitions_total{source_id=\"2\",job_id=\"10\",to=\"DONE\"} 0"));
@@ -72,7 +75,8 @@ TEST_CASE("per-job families: values given, absent when not given") {
   for (std::string family :
        {"mms_job_info", "mms_job_status", "mms_job_stopped", "mms_job_tasks", "mms_job_tasks_done",
         "mms_job_progress_ratio", "mms_job_last_progress_timestamp_seconds",
-        "mms_job_transitions_total", "mms_job_up", "mms_job_last_success_timestamp_seconds"}) {
+        "mms_job_transitions_total", "mms_job_up", "mms_job_poll_failure",
+        "mms_job_last_success_timestamp_seconds"}) {
     CAPTURE(family);
     CHECK(count(out, "# HELP " + family + " ") == 1);
     CHECK(count(out, "# TYPE " + family + " ") == 1);
@@ -80,6 +84,28 @@ TEST_CASE("per-job families: values given, absent when not given") {
   }
   CHECK(has(out, "# TYPE mms_job_up gauge"));
   CHECK(has(out, "# TYPE mms_job_transitions_total counter"));
+}
+
+TEST_CASE("mms_job_poll_failure: the reason while the job is down, gone once a poll succeeds") {
+  JobState a = state(10);
+  ApiError e;
+  e.reason = FailureReason::not_found;
+  observe_failure(a, e, WallTime{} + 1700000000s);
+  std::string down;
+  render_job_metrics(down, {&a});
+  CHECK(has(down, "mms_job_poll_failure{source_id=\"2\",job_id=\"10\",reason=\"not_found\"} 1"));
+  e.reason = FailureReason::server;
+  observe_failure(a, e, WallTime{} + 1700000010s);
+  std::string other;
+  render_job_metrics(other, {&a});
+  CHECK(count(other, "mms_job_poll_failure{") == 1);
+  CHECK(has(other, "mms_job_poll_failure{source_id=\"2\",job_id=\"10\",reason=\"server\"} 1"));
+  Job j;
+  j.key = a.key;
+  observe_snapshot(a, j, WallTime{} + 1700000020s);
+  std::string up;
+  render_job_metrics(up, {&a});
+  CHECK(up.find("mms_job_poll_failure") == std::string::npos);
 }
 
 TEST_CASE("a job no longer given has no series") {
