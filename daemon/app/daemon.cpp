@@ -356,15 +356,26 @@ struct Daemon::Impl {
   /// Kinds of odd pages already said at warn, as "what/source/note without its digits".
   std::set<std::string> page_notes_said;
   /// Odd pages: said at warn once per data source and kind, at debug after (all counted).
-  void say_page_notes(std::string_view what, SourceId source,
+  /// A complete listing (`listed`) of the source without odd pages ends the episode: a kind that
+  /// comes back after it is said at warn again.
+  void say_page_notes(std::string_view what, SourceId source, bool listed,
                       const std::vector<std::string>& notes) {
+    const std::string prefix = std::string(what) + "/" + std::to_string(source.value) + "/";
+    if (listed && notes.empty()) {
+      auto it = page_notes_said.lower_bound(prefix);
+      while (it != page_notes_said.end() && it->starts_with(prefix))
+        it = page_notes_said.erase(it);
+      return;
+    }
     for (const auto& n : notes) {
-      std::string kind = std::string(what) + "/" + std::to_string(source.value) + "/";
+      std::string kind = prefix;
       for (char c : n)
         if (c < '0' || c > '9') kind += c;
       if (page_notes_said.insert(kind).second)
-        log->warn("{}: data source {}: {} (said once for this data source and kind of odd page)",
-                  what, source.value, n);
+        log->warn(
+            "{}: data source {}: {} (said once until a listing of this data source is "
+            "clean)",
+            what, source.value, n);
       else
         log->debug("{}: data source {}: {}", what, source.value, n);
     }
@@ -372,7 +383,7 @@ struct Daemon::Impl {
 
   void on_listing(Discoverer::SourceListing l) {
     auto sid = l.source.value;
-    say_page_notes("discovery", l.source, l.notes);
+    say_page_notes("discovery", l.source, l.jobs && l.complete, l.notes);
     metrics.on_listing(l.requests, l.notes.size());
     if (!l.jobs) {
       if (listing_failing.insert(l.source).second)
@@ -469,7 +480,7 @@ struct Daemon::Impl {
     }
     if (refresh_failing.erase(l.source))
       log->info("refresh of data source {} by pages works again", sid);
-    say_page_notes("refresh", l.source, l.notes);
+    say_page_notes("refresh", l.source, l.complete, l.notes);
     doing_total[l.source] = static_cast<std::int64_t>(l.jobs.value().size());
     std::set<JobKey> present;
     std::vector<Alert> out;

@@ -1700,7 +1700,9 @@ TEST_CASE("shard: two replicas split the discovered jobs, each job in exactly on
   CHECK(second.size() > 10);
 }
 
-TEST_CASE("discover: an odd page is logged once per data source and kind, and counted each time") {
+TEST_CASE(
+    "discover: an odd page is logged once per data source and kind until a clean listing, and "
+    "counted each time") {
   World w({.sim_jobs = R"([{"source_id": 7, "job_id": 1, "name": "orders", "task_num": 10},
                           {"source_id": 7, "job_id": 2, "name": "users",
                            "raw": {"id": 2, "sourceId": 7, "name": "users", "taskNum": "lots"}}])",
@@ -1713,8 +1715,18 @@ TEST_CASE("discover: an odd page is logged once per data source and kind, and co
   // At warn once (said so), at debug after that.
   auto log = w.daemon_log();
   CHECK(count_lines(log, "an item could not be read") >= 4);
-  CHECK(count_lines(log, "said once for this data source and kind of odd page") == 1);
+  const char* said = "said once until a listing of this data source is clean";
+  CHECK(count_lines(log, said) == 1);
   CHECK(tracked(w).count({7, 1}) == 1);
+  // The odd item goes away (clean listings), then comes back: a new episode, said at warn.
+  auto listings = [&] { return metric(w.get("/metrics").body, "mmsmon_discovery_listings_total"); };
+  w.sim.admin("POST", "/admin/jobs", R"({"source_id": 7, "job_id": 2, "exists": false})");
+  double gone = listings();
+  w.wait("two clean listings", 20s, [&] { return listings() >= gone + 2; });
+  CHECK(count_lines(w.daemon_log(), said) == 1);
+  w.sim.admin("POST", "/admin/jobs", R"({"source_id": 7, "job_id": 2, "name": "users",
+      "raw": {"id": 2, "sourceId": 7, "name": "users", "taskNum": "lots"}})");
+  w.wait("the odd page said again", 20s, [&] { return count_lines(w.daemon_log(), said) == 2; });
 }
 
 TEST_CASE("alert sinks: a reload that replaces a sink replaces its series") {
