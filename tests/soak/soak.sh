@@ -28,6 +28,7 @@ trap 'stop_children; rm -rf "$work"' EXIT
   echo ' "generate": {"source_id": 7, "count": '$jobs', "task_num": 100000, "task_done": 10, "rate": 0.5, "status": "DOING"}}'
 } >"$work/scenario.json"
 start_with_port sim_port mms-sim "$work/sim.log" "$sim" --scenario "$work/scenario.json"
+sim_pid=${pids[-1]}
 {
   echo "{\"api\": {\"endpoint\": \"http://127.0.0.1:$sim_port\", \"timeout\": \"1s\", \"max_response_bytes\": 1048576},"
   echo " \"poll\": {\"interval\": \"5s\", \"jitter\": 0.1, \"max_in_flight\": 16, \"page_refresh\": $page_refresh},"
@@ -122,6 +123,9 @@ check "open fds flat (within 40)" test $((fds_end - fds_warm)) -lt 40
 requests=$(metrics | awk '/^mmsmon_api_requests_total/ { n += $2 } END { print n }')
 failures=$(metrics | awk '/^mmsmon_api_request_failures_total/ { n += $2 } END { print n }')
 echo "API requests ${requests}, failed ${failures}, alert lines $(wc -l <"$work/alerts.log")"
+echo "failures by reason: $(metrics | awk '/^mmsmon_api_request_failures_total/ {
+  match($0, /reason="[^"]*"/); n[substr($0, RSTART + 8, RLENGTH - 9)] += $NF }
+  END { for (k in n) if (n[k] > 0) printf "%s %d; ", k, n[k] }')"
 check "faults were hit (more than one failed request a second)" test "${failures:-0}" -gt "$seconds"
 if [ "$mode" = pages ]; then
   listed=$(metrics | awk '/^mmsmon_api_requests_total\{action="ListMmsJobs"\}/ { print $2 }')
@@ -143,4 +147,9 @@ check "every alert line is whole JSON, and every firing alert resolved exactly o
   const still = [...open.values()].filter(v => v).length;
   console.log(lines.length + " lines, " + still + " still firing, " + bad + " out of order");
   process.exit(bad === 0 && still === 0 ? 0 : 1);' "$work/alerts.log"
+if [ "$failed" -ne 0 ]; then
+  alive "$sim_pid" && echo "--- mms-sim is running; its log:" || echo "--- mms-sim has exited; its log:"
+  log_tail "$work/sim.log"
+  echo "--- mmsmon's log"; log_tail "$work/mmsmon.log"
+fi
 finish
