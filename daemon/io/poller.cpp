@@ -72,28 +72,43 @@ struct Poller::Impl {
   OnCrash on_crash;
   std::map<JobKey, EntryPtr> entries;
   /// Waiting for a slot: a job due for a poll, or another user of the slots (task checks);
-  /// each waits on its own timer and is told by its flag that it was handed a slot.
+  /// each waits on its own timer and is told by its flag that it was handed a slot. Those
+  /// that go first (polls of jobs known to run, refresh listings) wait in `first_waiters`;
+  /// the others (jobs not polled yet, the rest) get every fifth slot while both wait.
   struct Waiter {
     asio::steady_timer* timer;
     bool* handed;
   };
-  std::deque<Waiter> waiters;
+  std::deque<Waiter> first_waiters, waiters;
+  unsigned passed_over = 0;  ///< slots handed to first_waiters while `waiters` waited
+  static constexpr unsigned kPassOver = 4;
   std::size_t in_flight = 0, running = 0, down = 0;
   std::uint64_t restarts = 0;
   bool stopping = false;
   std::function<void()> on_idle;
 
-  /// Hands the slot of a finished poll to the next job waiting for one, if any.
+  bool anyone_waiting() const { return !first_waiters.empty() || !waiters.empty(); }
+
+  /// Hands the slot of a finished poll to the next job waiting for one, if any: those that
+  /// go first, unless the others have been passed over kPassOver times in a row.
   void release_slot() {
-    if (waiters.empty() || stopping) {
+    if (!anyone_waiting() || stopping) {
       --in_flight;
       maybe_idle();
       return;
     }
-    Waiter next = waiters.front();  // in_flight stays the same
-    waiters.pop_front();
+    bool first = !first_waiters.empty() && (waiters.empty() || passed_over < kPassOver);
+    passed_over = first && !waiters.empty() ? passed_over + 1 : 0;
+    auto& queue = first ? first_waiters : waiters;
+    Waiter next = queue.front();  // in_flight stays the same
+    queue.pop_front();
     *next.handed = true;
     next.timer->cancel();
+  }
+
+  void wait_for_slot(asio::steady_timer& timer, bool* handed, bool first) {
+    (first ? first_waiters : waiters).push_back({&timer, handed});
+    timer.expires_at(steady_clock::time_point::max());
   }
 
   /// Stopping, and nothing runs or holds a slot any more: tells on_idle.
@@ -101,18 +116,24 @@ struct Poller::Impl {
     if (stopping && running == 0 && in_flight == 0 && on_idle) std::exchange(on_idle, nullptr)();
   }
 
-  awaitable<bool> acquire(asio::steady_timer& timer) {
+  /// Forgets the waiter that waits on `timer` (removed, or woken without a slot).
+  void forget_waiter(const asio::steady_timer* timer) {
+    auto same = [timer](const Waiter& w) { return w.timer == timer; };
+    std::erase_if(first_waiters, same);
+    std::erase_if(waiters, same);
+  }
+
+  awaitable<bool> acquire(asio::steady_timer& timer, bool first) {
     if (stopping) co_return false;
     if (in_flight < opt.max_in_flight) {
       ++in_flight;
       co_return true;
     }
     bool handed = false;
-    waiters.push_back({&timer, &handed});
-    timer.expires_at(steady_clock::time_point::max());
+    wait_for_slot(timer, &handed, first);
     co_await timer.async_wait(use_tuple);
     if (!handed) {
-      std::erase_if(waiters, [&](const Waiter& w) { return w.handed == &handed; });
+      forget_waiter(&timer);
       co_return false;
     }
     if (stopping) {
@@ -150,8 +171,7 @@ struct Poller::Impl {
       } else if (in_flight < opt.max_in_flight) {
         ++in_flight;
       } else {
-        waiters.push_back({&e.timer, &e.handed_slot});
-        e.timer.expires_at(steady_clock::time_point::max());
+        wait_for_slot(e.timer, &e.handed_slot, opt.first && opt.first(e.key));
         continue;
       }
       Slot slot{this};
@@ -237,7 +257,7 @@ void Poller::remove(const JobKey& key) {
   if (it == impl_->entries.end()) return;
   Impl::Entry* e = it->second.get();
   e->removed = true;
-  std::erase_if(impl_->waiters, [e](const Impl::Waiter& w) { return w.timer == &e->timer; });
+  impl_->forget_waiter(&e->timer);
   e->timer.cancel();
   impl_->entries.erase(it);
 }
@@ -245,7 +265,7 @@ void Poller::remove(const JobKey& key) {
 void Poller::set_max_in_flight(std::size_t n) {
   auto& i = *impl_;
   i.opt.max_in_flight = n;
-  while (!i.waiters.empty() && i.in_flight < n) {
+  while (i.anyone_waiting() && i.in_flight < n) {
     ++i.in_flight;
     i.release_slot();  // hands the new slot to the next waiter
   }
@@ -254,8 +274,9 @@ void Poller::set_max_in_flight(std::size_t n) {
 void Poller::stop(std::function<void()> on_idle) {
   auto& i = *impl_;
   i.stopping = true;
-  for (auto& w : std::exchange(i.waiters, {}))
-    w.timer->cancel();
+  for (auto* queue : {&i.first_waiters, &i.waiters})
+    for (auto& w : std::exchange(*queue, {}))
+      w.timer->cancel();
   for (auto& [k, e] : i.entries)
     e->timer.cancel();
   if (i.running == 0 && i.in_flight == 0) {
@@ -265,8 +286,8 @@ void Poller::stop(std::function<void()> on_idle) {
   i.on_idle = std::move(on_idle);
 }
 
-awaitable<bool> Poller::acquire_slot(asio::steady_timer& timer) {
-  co_return co_await impl_->acquire(timer);
+awaitable<bool> Poller::acquire_slot(asio::steady_timer& timer, bool first) {
+  co_return co_await impl_->acquire(timer, first);
 }
 
 void Poller::release_slot() {
@@ -285,7 +306,7 @@ awaitable<bool> Poller::paced(asio::steady_timer& timer, Slot& slot, bool yield,
     co_await timer.async_wait(use_tuple);
     if (stopping) co_return false;
   }
-  if (!co_await acquire_slot(timer)) co_return false;
+  if (!co_await acquire_slot(timer, !yield)) co_return false;
   slot.poller_ = this;
   if (stopping) co_return false;
   auto at = governor.reserve(steady_clock::now());

@@ -38,6 +38,9 @@ class Poller {
     /// Whether a job's poll waits its turn in the request budget (running jobs) rather than
     /// yielding to those that do (empty: all wait their turn).
     std::function<bool(const JobKey&)> urgent = {};
+    /// Whether a job's poll goes ahead of the others waiting for a slot (jobs known to run;
+    /// the others still get every fifth slot). Empty: first come, first served.
+    std::function<bool(const JobKey&)> first = {};
     Millis first_restart{1'000};
     Millis max_restart{60'000};
   };
@@ -57,9 +60,10 @@ class Poller {
   /// A new cap on polls under way (a reload); a higher one lets waiting jobs go at once.
   void set_max_in_flight(std::size_t n);
   /// Waits, on the caller's own `timer`, for one of the `max_in_flight` slots, for requests
-  /// other than polls (task checks) that share the cap; false when stopping (no slot held).
-  /// A slot acquired must be given back with release_slot().
-  boost::asio::awaitable<bool> acquire_slot(boost::asio::steady_timer& timer);
+  /// other than polls (task checks) that share the cap; `first`: ahead of the others, as
+  /// Options::first. False when stopping (no slot held). A slot acquired must be given back
+  /// with release_slot().
+  boost::asio::awaitable<bool> acquire_slot(boost::asio::steady_timer& timer, bool first = false);
   void release_slot();
 
   /// A slot held for a request other than a poll; given back when it goes out of scope.
@@ -76,7 +80,8 @@ class Poller {
   };
   /// Everything a request other than a poll waits for, on the caller's `timer`: when
   /// `yield` (it is less urgent than polls of running jobs), a free token of the request
-  /// budget; then a slot (held in `slot`); then the throttle governor's go. False when
+  /// budget; then a slot (held in `slot`; ahead of the others when not `yield`); then the
+  /// throttle governor's go. False when
   /// `stopping` turned true meanwhile or the poller stops.
   boost::asio::awaitable<bool> paced(boost::asio::steady_timer& timer, Slot& slot, bool yield,
                                      const bool& stopping);

@@ -160,3 +160,37 @@ TEST_CASE("poller: a removed job is no longer polled, and stop ends every job po
   CHECK(w.poller->running() == 0);
   CHECK(w.poller->in_flight() == 0);
 }
+
+TEST_CASE("poller: polls of jobs known to run go first for a slot, the others get every fifth") {
+  // One slot. Job 12's poll holds it (the simulator answers it after 300 ms) while jobs 1-6
+  // (known to run: first) and 7-11 (the others) queue for it. Then: four of the first, one
+  // of the others (so they never starve), the two first left, the others.
+  std::string jobs;
+  for (int i = 1; i <= 12; ++i)
+    jobs += (i > 1 ? "," : "") + std::string(R"({"source_id": 7, "job_id": )") + std::to_string(i) +
+            R"(, "task_num": 10})";
+  SimProcess sim(R"({"credentials": [{"access_key_id": "p-id", "access_key_secret": "p-secret"}],
+                     "jobs": [)" +
+                 jobs + "]}");
+  sim.admin("POST", "/admin/faults",
+            R"({"job": {"source_id": 7, "job_id": 12}, "delay": 0.3, "count": 1})");
+  PollerWorld w(sim.url(), 1);
+  w.poller = nullptr;  // rebuilt with jobs 1-6 first
+  Poller::Options opt;
+  opt.max_in_flight = 1;
+  opt.first = [](const JobKey& k) { return k.job.value <= 6; };
+  std::string order;
+  w.poller = std::make_unique<Poller>(
+      w.io.get_executor(), *w.client, w.governor, opt,
+      [&](const JobKey& k, Result<Job, ApiError>&) {
+        order += k.job.value == 12 ? 'S' : k.job.value <= 6 ? 'F' : 'O';
+        if (order.size() == 12) w.poller->stop([&] { w.io.stop(); });
+        return Millis{60'000};
+      },
+      [](const JobKey&, const std::string&, Millis) {});
+  w.poller->add(job(12), 0ms);
+  for (int i = 1; i <= 11; ++i)
+    w.poller->add(job(i), 100ms);
+  w.run(30s);
+  CHECK(order == "SFFFFOFFOOOO");
+}
