@@ -128,6 +128,12 @@ struct Daemon::Impl {
   steady_clock::time_point last_save{}, last_commit{};
 
   /// Polls of these jobs go first when the request budget is short.
+  /// Polled and seen DOING: its polls go ahead of others waiting for a slot.
+  bool known_running(const JobKey& k) const {
+    const TrackedJob* j = fleet.find(k);
+    return j && j->state.last && j->state.last->status == JobStatus::doing;
+  }
+
   bool running_or_unknown(const JobKey& k) const {
     const TrackedJob* j = fleet.find(k);
     if (!j || !j->state.last || !j->state.last->status) return true;
@@ -874,7 +880,8 @@ struct Daemon::Impl {
     poller = std::make_unique<Poller>(
         io.get_executor(), *api.client, governor,
         Poller::Options{.max_in_flight = cfg.poll.max_in_flight,
-                        .urgent = [this](const JobKey& k) { return running_or_unknown(k); }},
+                        .urgent = [this](const JobKey& k) { return running_or_unknown(k); },
+                        .first = [this](const JobKey& k) { return known_running(k); }},
         [this](const JobKey& k, Result<Job, ApiError>& r) { return on_poll(k, r); },
         [this](const JobKey& k, const std::string& what, Millis restart_in) {
           on_poller_crash(k, what, restart_in);

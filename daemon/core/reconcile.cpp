@@ -44,9 +44,12 @@ std::set<SourceId> refresh_sources(const Fleet& fleet,
   std::set<SourceId> out;
   if (!enabled) return out;
   page_size = std::max<std::int64_t>(page_size, 1);
-  std::map<SourceId, std::int64_t> running;
-  for (const auto& [key, job] : fleet.jobs())
-    if (job.state.last && job.state.last->status == JobStatus::doing) ++running[key.source];
+  std::map<SourceId, std::int64_t> running;  // running or not polled yet
+  for (const auto& [key, job] : fleet.jobs()) {
+    const JobState& st = job.state;
+    if ((st.last && st.last->status == JobStatus::doing) || (!st.last && !st.polled))
+      ++running[key.source];
+  }
   for (auto [source, n] : running) {
     auto seen = doing_total.find(source);
     std::int64_t pages = seen == doing_total.end() ? 1 : (seen->second + page_size - 1) / page_size;

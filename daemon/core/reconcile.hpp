@@ -40,7 +40,9 @@ ListingChanges reconcile_listing(const Fleet& fleet, SourceId source, const std:
 
 /// The data sources worth refreshing by pages (`poll.page_refresh`): those with at least two
 /// tracked running jobs and a DOING listing (its size as last seen in `doing_total`; one page
-/// when never seen) of fewer pages than they have running jobs. Pure.
+/// when never seen) of fewer pages than they have running jobs. Jobs not polled yet count as
+/// running: on a first start the listing finds the running ones before their own first poll
+/// (the others are polled on their own, as jobs that left the listing). Pure.
 std::set<SourceId> refresh_sources(const Fleet& fleet,
                                    const std::map<SourceId, std::int64_t>& doing_total,
                                    std::int64_t page_size, bool enabled);

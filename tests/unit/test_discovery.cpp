@@ -301,6 +301,26 @@ TEST_CASE("refresh by pages: a data source is worth it from two running jobs and
   CHECK(refresh_sources(f, seen, 100, false).empty());
 }
 
+TEST_CASE("refresh by pages: jobs not polled yet count as running, until their first poll") {
+  Fleet f;
+  // Source 5: two jobs never polled (a first start without a state file).
+  JobKey a{SourceId{5}, JobId{1}}, b{SourceId{5}, JobId{2}};
+  f.add(a, Millis{60'000});
+  f.add(b, Millis{60'000});
+  CHECK(refresh_sources(f, {}, 100, true) == std::set<SourceId>{SourceId{5}});
+  // One turns out finished: one candidate left, not worth a listing.
+  Job done = snap(JobStatus::done, 10, 10);
+  done.key = a;
+  f.on_snapshot(a, done, at(0));
+  CHECK(refresh_sources(f, {}, 100, true).empty());
+  // A job whose polls fail (e.g. wrong id) does not keep its source listed.
+  ApiError e;
+  e.reason = FailureReason::not_found;
+  f.add(JobKey{SourceId{5}, JobId{3}}, Millis{60'000});
+  f.on_failure(JobKey{SourceId{5}, JobId{3}}, e, at(0));
+  CHECK(refresh_sources(f, {}, 100, true).empty());
+}
+
 TEST_CASE("a reload keeps configured jobs and the discovered ones the new rules still pick") {
   Fleet f;
   track(f, named(1, "orders_a"));
