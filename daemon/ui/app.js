@@ -534,11 +534,14 @@
     });
     const dlg = $('details');
     $('d-close').addEventListener('click', () => dlg.close());
+    // The close event comes in a task of its own: by then a key may have moved the focus on
+    // (e.g. "/" to the filter), which it must not take back.
     dlg.addEventListener('close', () => {
       const key = state.openKey;
       state.openKey = null;
       const tr = key && $('rows').querySelector(`tr[data-key="${CSS.escape(key)}"]`);
-      if (tr) tr.focus();
+      const moved = ['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement.tagName);
+      if (tr && !moved) tr.focus();
     });
     dlg.addEventListener('click', (e) => { if (e.target === dlg) dlg.close(); });  // the backdrop
     document.addEventListener('keydown', (e) => {
