@@ -753,7 +753,8 @@ SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
     return ok(json::object{{"ok", true}});
   }
   if (path == "/admin/faults" && req.method == "DELETE") {
-    faults_.clear();
+    bool all = req.target.find("all=1") != std::string::npos;  // sticky ones too
+    std::erase_if(faults_, [all](const Fault& f) { return all || !f.sticky; });
     rate_limit_.reset();
     return ok(json::object{{"ok", true}});
   }
@@ -791,6 +792,7 @@ SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
     if (!f.endless.empty() && f.endless != "chunk_ext" && f.endless != "trailer")
       return bad("endless: chunk_ext or trailer");
     if (auto c = as_int(b.if_contains("count"))) f.remaining = *c;
+    f.sticky = b.contains("sticky") && b.at("sticky").is_bool() && b.at("sticky").get_bool();
     faults_.push_back(std::move(f));
     return ok(json::object{{"ok", true}, {"faults", faults_.size()}});
   }

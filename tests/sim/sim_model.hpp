@@ -111,6 +111,7 @@ struct Fault {
   std::uint64_t huge_body = 0;  ///< stream a body this large
   std::string endless;  ///< `chunk_ext` or `trailer`: chunked framing that never ends (64 MB)
   std::optional<std::int64_t> remaining;  ///< apply to this many requests, then vanish
+  bool sticky = false;                    ///< not removed by DELETE /admin/faults
 };
 
 /// A token bucket shared by all API requests, announced with x-ratelimit-* headers.
