@@ -12,7 +12,12 @@ work=$(mktemp -d)
 trap 'stop_children; rm -rf "$work"' EXIT
 export ALIBABA_CLOUD_ACCESS_KEY_ID=demo-access-key-id ALIBABA_CLOUD_ACCESS_KEY_SECRET=demo-access-key-secret
 
-start_with_port sim_port mms-sim "$work/sim.log" "$sim" --scenario "$src/tests/sim/scenarios/demo.json"
+# migrate_users (2000015/12) is made to fail by the test; in the demo it finishes about 65 s
+# after the start, which a sanitizer build on a busy machine can reach before that step (the
+# job DONE, polled at finished_interval, its failure not seen in time). Here it never finishes.
+sed -e 's#"task_num": 120,#"task_num": 100000,#' "$src/tests/sim/scenarios/demo.json" >"$work/scenario.json"
+grep -q '"task_num": 100000,' "$work/scenario.json" || { echo "FAIL could not write the scenario"; exit 1; }
+start_with_port sim_port mms-sim "$work/sim.log" "$sim" --scenario "$work/scenario.json"
 sed -e "s#http://127.0.0.1:8080#http://127.0.0.1:$sim_port#" -e "s#127.0.0.1:9854#127.0.0.1:0#" \
     -e "s#/tmp/mmsmon-demo/alerts.log#$work/alerts.log#" "$src/config/demo.json" >"$work/demo.json"
 start_with_port port mmsmon "$work/mmsmon.log" "$mmsmon" --config "$work/demo.json"
