@@ -1555,34 +1555,58 @@ TEST_CASE(
   CHECK(file_text(w.alerts_path).find("JobUnreachable") == std::string::npos);
 }
 
+namespace {
+
+/// Jobs of data source 7 in the simulator (`sim`) and in the config (`refs`), each with
+/// 10/100 tasks done and a status.
+struct SourceSevenJobs {
+  std::string sim = "[", refs = "[";
+  void add(int first, int last, const char* status) {
+    for (int id = first; id <= last; ++id) {
+      std::string key = R"({"source_id": 7, "job_id": )" + std::to_string(id);
+      sim += (sim.size() > 1 ? "," : "") + key + R"(, "status": ")" + status +
+             R"(", "task_num": 100, "task_done": 10})";
+      refs += (refs.size() > 1 ? "," : "") + key + "}";
+    }
+  }
+};
+
+/// A daemon with 5 requests/s (burst 2) for `jobs`, each due every second.
+World short_budget_world(const SourceSevenJobs& jobs, bool page_refresh) {
+  auto config = json::parse(R"({"api": {"rate_limit": "5/s", "rate_burst": 2},
+      "poll": {"interval": "1s", "pending_interval": "1s", "finished_interval": "1s"},
+      "tasks": {"interval": "0s"}})")
+                    .as_object();
+  config["poll"].as_object()["page_refresh"] = page_refresh;
+  return World({.sim_jobs = jobs.sim + "]", .jobs = jobs.refs + "]", .config = config});
+}
+
+/// The simulator's count of polls of job 7/`id` in its /admin/stats `by_job`.
+std::int64_t polls_of(const json::object& by_job, int id) {
+  auto k = "7/" + std::to_string(id);
+  return by_job.contains(k) ? by_job.at(k).as_int64() : 0;
+}
+
+/// Seconds since the last successful poll of job 7/`id`, by /metrics.
+double age_of_job7(World& w, int id) {
+  double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return now - metric(w.get("/metrics").body,
+                      R"(mms_job_last_success_timestamp_seconds{source_id="7",job_id=")" +
+                          std::to_string(id) + R"("})");
+}
+
+}  // namespace
+
 TEST_CASE("api.rate_limit: when the budget is short, running jobs go first and stay fresh") {
   // 3 running jobs, 20 INIT and 20 DONE, all due every second: 43 polls/s asked of 5/s.
   // (Jobs not polled yet go first too, so the first round of 43 polls comes first.)
-  std::string jobs = "[", refs = "[";
-  auto add = [&](int id, const char* status) {
-    std::string key = R"({"source_id": 7, "job_id": )" + std::to_string(id);
-    jobs += (jobs.size() > 1 ? "," : "") + key + R"(, "status": ")" + status +
-            R"(", "task_num": 100, "task_done": 10})";
-    refs += (refs.size() > 1 ? "," : "") + key + "}";
-  };
-  for (int i = 1; i <= 3; ++i)
-    add(i, "DOING");
-  for (int i = 101; i <= 120; ++i)
-    add(i, "INIT");
-  for (int i = 201; i <= 220; ++i)
-    add(i, "DONE");
-  World w({.sim_jobs = jobs + "]",
-           .jobs = refs + "]",
-           .config = json::parse(R"({"api": {"rate_limit": "5/s", "rate_burst": 2},
-               "poll": {"interval": "1s", "pending_interval": "1s", "finished_interval": "1s",
-                        "page_refresh": false},
-               "tasks": {"interval": "0s"}})")
-                         .as_object()});
+  SourceSevenJobs jobs;
+  jobs.add(1, 3, "DOING");
+  jobs.add(101, 120, "INIT");
+  jobs.add(201, 220, "DONE");
+  World w = short_budget_world(jobs, false);
   auto by_job = [&] { return w.sim.admin("GET", "/admin/stats").at("by_job").as_object(); };
-  auto polls = [](const json::object& by, int id) {
-    auto k = "7/" + std::to_string(id);
-    return by.contains(k) ? by.at(k).as_int64() : 0;
-  };
   w.wait("the first round: every job polled once", 30s, [&] { return by_job().size() == 43; });
   auto t0 = std::chrono::steady_clock::now();
   auto before = by_job();
@@ -1591,23 +1615,18 @@ TEST_CASE("api.rate_limit: when the budget is short, running jobs go first and s
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (int i = 1; i <= 3; ++i) {
     CAPTURE(i);
-    CHECK(static_cast<double>(polls(after, i) - polls(before, i)) >= 0.6 * secs);
+    CHECK(static_cast<double>(polls_of(after, i) - polls_of(before, i)) >= 0.6 * secs);
   }
   std::int64_t others = 0;
   for (int i = 101; i <= 120; ++i)
-    others += polls(after, i) - polls(before, i);
+    others += polls_of(after, i) - polls_of(before, i);
   for (int i = 201; i <= 220; ++i)
-    others += polls(after, i) - polls(before, i);
+    others += polls_of(after, i) - polls_of(before, i);
   // What is left of the budget (about 2/s) is shared by the 40 others.
   CHECK(static_cast<double>(others) <= 3 * secs + 5);
-  auto m = w.get("/metrics").body;
-  double now =
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   for (int i = 1; i <= 3; ++i) {
     CAPTURE(i);
-    CHECK(now - metric(m, R"(mms_job_last_success_timestamp_seconds{source_id="7",job_id=")" +
-                              std::to_string(i) + R"("})") <
-          3);
+    CHECK(age_of_job7(w, i) < 3);
   }
 }
 
@@ -1616,32 +1635,12 @@ TEST_CASE("a first start under a short budget: one listing finds the running job
   // polls), 5 requests/s: the first round of single polls takes about 8 s. The DOING listing
   // of the data source (jobs not polled yet count as running) covers the running jobs within
   // the first seconds; they are never polled on their own.
-  std::string jobs = "[", refs = "[";
-  auto add = [&](int id, const char* status) {
-    std::string key = R"({"source_id": 7, "job_id": )" + std::to_string(id);
-    jobs += (jobs.size() > 1 ? "," : "") + key + R"(, "status": ")" + status +
-            R"(", "task_num": 100, "task_done": 10})";
-    refs += (refs.size() > 1 ? "," : "") + key + "}";
-  };
-  for (int i = 101; i <= 120; ++i)
-    add(i, "INIT");
-  for (int i = 201; i <= 220; ++i)
-    add(i, "DONE");
-  for (int i = 301; i <= 303; ++i)
-    add(i, "DOING");
-  World w({.sim_jobs = jobs + "]",
-           .jobs = refs + "]",
-           .config = json::parse(R"({"api": {"rate_limit": "5/s", "rate_burst": 2},
-               "poll": {"interval": "1s", "pending_interval": "1s", "finished_interval": "1s",
-                        "page_refresh": true},
-               "tasks": {"interval": "0s"}})")
-                         .as_object()});
-  auto stats = [&] { return w.sim.admin("GET", "/admin/stats"); };
-  auto polls = [](const json::value& st, int id) {
-    const auto& by = st.at("by_job").as_object();
-    auto k = "7/" + std::to_string(id);
-    return by.contains(k) ? by.at(k).as_int64() : 0;
-  };
+  SourceSevenJobs jobs;
+  jobs.add(101, 120, "INIT");
+  jobs.add(201, 220, "DONE");
+  jobs.add(301, 303, "DOING");
+  World w = short_budget_world(jobs, true);
+  auto by_job = [&] { return w.sim.admin("GET", "/admin/stats").at("by_job").as_object(); };
   auto running_up = [&] {
     auto m = w.get("/metrics").body;
     for (int i = 301; i <= 303; ++i)
@@ -1651,24 +1650,19 @@ TEST_CASE("a first start under a short budget: one listing finds the running job
     return true;
   };
   w.wait("the running jobs known", 20s, running_up);
-  auto early = stats();
-  CHECK(early.at("by_job").as_object().size() < 40);  // the first round is still under way
+  auto early = by_job();
+  CHECK(early.size() < 40);  // the first round is still under way
   for (int i = 301; i <= 303; ++i) {
     CAPTURE(i);
-    CHECK(polls(early, i) == 0);
+    CHECK(polls_of(early, i) == 0);
   }
   w.wait("the first round: every other job polled once", 30s,
-         [&] { return stats().at("by_job").as_object().size() >= 40; });
-  auto m = w.get("/metrics").body;
-  double now =
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  auto late = stats();
+         [&] { return by_job().size() >= 40; });
+  auto late = by_job();
   for (int i = 301; i <= 303; ++i) {
     CAPTURE(i);
-    CHECK(polls(late, i) == 0);  // refreshed by the listing all along
-    CHECK(now - metric(m, R"(mms_job_last_success_timestamp_seconds{source_id="7",job_id=")" +
-                              std::to_string(i) + R"("})") <
-          3);
+    CHECK(polls_of(late, i) == 0);  // refreshed by the listing all along
+    CHECK(age_of_job7(w, i) < 3);
   }
 }
 
