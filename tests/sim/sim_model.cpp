@@ -498,6 +498,7 @@ std::optional<SimResponse> Model::act_out_fault(const ApiRoute& route, SimRespon
   if (route.action == "GetMmsJob") key = JobKey{SourceId{*route.source}, JobId{*route.sub}};
   Fault* f = find_fault(key, route.action);
   if (!f) return std::nullopt;
+  ++stats.faults_by_action[route.action];
   shape.delay = f->delay;
   shape.reset = f->reset;
   shape.truncated = f->truncated;
@@ -725,9 +726,11 @@ SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
   double now = elapsed * time_scale + clock_offset;
 
   if (path == "/admin/stats" && req.method == "GET") {
-    json::object by, jobs;
+    json::object by, jobs, faulted;
     for (const auto& [k, v] : stats.by_action)
       by[k] = v;
+    for (const auto& [k, v] : stats.faults_by_action)
+      faulted[k] = v;
     for (const auto& [k, v] : stats.by_job)
       jobs[k] = v;
     return ok(
@@ -743,6 +746,7 @@ SimResponse Model::handle_admin(const SimRequest& req, double elapsed) {
                      {"last_tls_version", stats.last_tls_version},
                      {"by_action", std::move(by)},
                      {"by_job", std::move(jobs)},
+                     {"faults_by_action", std::move(faulted)},
                      {"sim_time", now}});
   }
   if (path == "/admin/stats/reset" && req.method == "POST") {

@@ -148,7 +148,8 @@ struct Stats {
   std::uint64_t auth_failures = 0;
   std::uint64_t throttled = 0;
   std::map<std::string, std::uint64_t> by_action;
-  std::map<std::string, std::uint64_t> by_job;  ///< GetMmsJob requests per "source/job"
+  std::map<std::string, std::uint64_t> by_job;            ///< GetMmsJob requests per "source/job"
+  std::map<std::string, std::uint64_t> faults_by_action;  ///< requests a fault was acted out on
   std::uint64_t answered = 0;       ///< API answers written whole (faults that cut them aside)
   std::uint64_t abandoned = 0;      ///< requests whose client hung up before the answer was due
   std::uint64_t in_flight = 0;      ///< API requests read and not yet answered
