@@ -82,8 +82,11 @@ while ((SECONDS < end)); do
   # lifted again by a random DELETE, was hit in some runs and not in others): the fault is
   # sticky, DELETE keeps it until a listing meets it. Each failure hands the jobs back to their
   # own polls, which meet the job faults.
+  # (Not a reset: met on a kept-alive connection, the request is sent again at once on a new
+  # one, as a server closing an idle connection looks the same; it is not a failed listing.)
   if [ "$mode" = pages ] && ((SECONDS >= next_listing_fault)); then
     f=${faults[RANDOM % ${#faults[@]}]}
+    [ "$f" = '"reset": true' ] && f='"error": {"status": 503, "code": "ServiceUnavailable"}'
     admin POST /admin/faults "{\"action\": \"ListMmsJobs\", $f, \"count\": 1, \"sticky\": true}"
     next_listing_fault=$((SECONDS + 7))
     listing_faults=$((listing_faults + 1))
