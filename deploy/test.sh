@@ -21,5 +21,5 @@ echo "== fuzz build (clang, libFuzzer, ASan+UBSan)" >&2
 cmake -S . -B build-ci-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DMMSMON_FUZZ=ON \
   -DMMSMON_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-ci-fuzz -j "$jobs"
-echo "== fuzz runs (20 s each)" >&2
+echo "== fuzz runs (10 s each)" >&2
 ctest --test-dir build-ci-fuzz --output-on-failure --no-tests=error --timeout 300 -j "$jobs"

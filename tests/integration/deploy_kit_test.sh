@@ -75,11 +75,16 @@ ALIBABA_CLOUD_ACCESS_KEY_ID=kit-id ALIBABA_CLOUD_ACCESS_KEY_SECRET=wrong-secret 
 b_pid=${pids[-1]}
 
 # The shipped scrape config and rules; three targets in job mmsmon, one of them down (port 1:
-# nothing listens in this namespace). Scrapes and rule evaluation every second.
+# nothing listens in this namespace). Scrapes and rule evaluation every second, and the
+# rules' `for:` in seconds instead of minutes, so that alerts fire within the test (their
+# durations are promtool's to test: tests/rules/).
+mkdir -p "$work/rules"
+sed -E 's/^( +for: )([0-9]+)m$/\1\2s/' "$src/deploy/prometheus/mmsmon-rules.yml" >"$work/rules/mmsmon-rules.yml"
+grep -qE '^ +for: [0-9]+m$' "$work/rules/mmsmon-rules.yml" && { echo "FAIL a for: in minutes is left"; exit 1; }
 sed -e "s/\"localhost:9854\"/\"127.0.0.1:$a_port\", \"127.0.0.1:$b_port\", \"127.0.0.1:1\"/" \
     -e "s/scrape_interval: 30s/scrape_interval: 1s/" -e "s/scrape_timeout: 10s/scrape_timeout: 1s/" \
     -e "s/evaluation_interval: 30s/evaluation_interval: 1s/" \
-    -e "s#/usr/share/mmsmon/prometheus/#$src/deploy/prometheus/#" \
+    -e "s#/usr/share/mmsmon/prometheus/#$work/rules/#" \
     "$src/deploy/prometheus/prometheus.yml" >"$work/prometheus.yml"
 promtool check config "$work/prometheus.yml" >/dev/null
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
@@ -95,7 +100,7 @@ query() {  # query PROMQL -> the number of results
 }
 has_data() { [ "$(query "$1" 2>/dev/null || echo 0)" -gt 0 ]; }
 # Every cause shows in the scraped data first (Prometheus offers no event to wait on; each
-# wait is bounded). JobFailed has for: 1m, so its firing takes a minute more.
+# wait is bounded). JobFailed fires a second (its for:) after the job failed.
 for q in 'up{instance="127.0.0.1:1"} == 0' \
   'mmsmon_config_last_reload_successful == 0' \
   'mms_datasource_agent_online{source_id="8"} == 0' \
@@ -106,7 +111,7 @@ for q in 'up{instance="127.0.0.1:1"} == 0' \
   'mmsmon_api_request_failures_total{reason="auth"}' \
   'mmsmon_api_request_failures_total{reason="server"}' \
   'mms_job_poll_failure{job_id="99",reason="not_found"}' \
-  'mmsmon_alert_sink_failures_total{sink="dead"} > 0' \
+  'rate(mmsmon_alert_sink_failures_total{sink="dead"}[10m]) > 0' \
   'ALERTS{alertname="JobFailed",alertstate="firing"}'; do
   check "Prometheus has $q" wait_until 120 has_data "$q"
 done
