@@ -103,3 +103,35 @@ TEST_CASE("sim: paging of ListMmsJobs") {
   CHECK(page->items.size() == 5);
   CHECK(page->items[0].key.job.value == 21);
 }
+
+TEST_CASE("sim: a sticky fault outlives DELETE until used up, and the faults acted out are counted") {
+  auto m = make_model();
+  m.verify_signatures = false;
+  auto now = std::chrono::system_clock::now();
+  auto admin = [&](std::string method, std::string target, std::string body) {
+    auto r =
+        m.handle_admin(SimRequest{std::move(method), std::move(target), {}, std::move(body)}, 0);
+    REQUIRE(r.status == 200);
+    return boost::json::parse(r.body).as_object();
+  };
+  auto faulted = [&](std::string_view action) -> std::int64_t {
+    auto st = admin("GET", "/admin/stats", "");
+    const auto& by = st.at("faults_by_action").as_object();
+    return by.contains(action) ? by.at(action).as_int64() : 0;
+  };
+  auto get = [&] { return m.handle_api(signed_get(get_mms_job_call(k), "x", now), 0, now).status; };
+  admin("POST", "/admin/faults",
+        R"({"action": "GetMmsJob", "error": {"status": 503}, "count": 1, "sticky": true})");
+  admin("POST", "/admin/faults", R"({"action": "GetMmsJob", "error": {"status": 500}})");
+  admin("DELETE", "/admin/faults", "");  // the plain fault goes, the sticky one stays
+  CHECK(faulted("GetMmsJob") == 0);
+  CHECK(get() == 503);
+  CHECK(faulted("GetMmsJob") == 1);
+  CHECK(get() == 200);  // used up
+  CHECK(faulted("GetMmsJob") == 1);
+  admin("POST", "/admin/faults",
+        R"({"action": "GetMmsJob", "error": {"status": 503}, "count": 1, "sticky": true})");
+  admin("DELETE", "/admin/faults?all=1", "");
+  CHECK(get() == 200);
+  CHECK(faulted("GetMmsJob") == 1);
+}
