@@ -104,7 +104,7 @@ TEST_CASE("sim: paging of ListMmsJobs") {
   CHECK(page->items[0].key.job.value == 21);
 }
 
-TEST_CASE("sim: a sticky fault outlives DELETE until used up, and the faults acted out are counted") {
+TEST_CASE("sim: sticky faults outlive DELETE until used up, faults acted out are counted") {
   auto m = make_model();
   m.verify_signatures = false;
   auto now = std::chrono::system_clock::now();
